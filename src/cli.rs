@@ -1,0 +1,106 @@
+//! Command-line definitions (clap). Option names accept both the design document's and
+//! Parsec's own server CLI spellings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parsec-sequester",
+    version,
+    about = "Export a Parsec v3 realm (a workspace and its whole history) from a Parsec server's database and blockstore, for a sequester authority",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace); RUST_LOG also works.
+    #[arg(long, global = true, env = "PARSEC_LOG_LEVEL", default_value = "warn")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export one realm into a realm-export SQLite file (resumable).
+    #[command(alias = "export_realm")]
+    ExportRealm(ExportRealmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL of the Parsec server's database: postgresql://USER:PASSWORD@HOST:PORT/DB
+    /// (postgres:// too; unix socket: postgresql:///DB?host=/run/postgresql).
+    #[arg(long, env = "PARSEC_DB", hide_env_values = true, value_name = "URL")]
+    pub db: String,
+
+    /// Connections to open to the database for reading block data (POSTGRESQL blockstore).
+    #[arg(
+        long,
+        env = "PARSEC_DB_MAX_CONNECTIONS",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub db_max_connections: usize,
+
+    /// Accepted for compatibility with Parsec's CLI; not used.
+    #[arg(long, env = "PARSEC_DB_MIN_CONNECTIONS", hide = true)]
+    pub db_min_connections: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportRealmArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Blockstore configuration, as given to the Parsec server: POSTGRESQL (blocks in the
+    /// database's block_data table). Repeatable (RAID); env values are whitespace-separated.
+    #[arg(
+        short = 'b',
+        long = "blockstore",
+        env = "PARSEC_BLOCKSTORE",
+        hide_env_values = true,
+        value_name = "CONFIG",
+        required = true
+    )]
+    pub blockstore: Vec<String>,
+
+    /// Organization ID.
+    #[arg(
+        long = "organization",
+        visible_alias = "organization-id",
+        value_name = "ORG"
+    )]
+    pub organization: String,
+
+    /// Realm ID: 32 hex digits or a hyphenated UUID.
+    #[arg(long = "realm", visible_alias = "realm-id", value_name = "ID")]
+    pub realm: String,
+
+    /// Snapshot time (RFC 3339, e.g. 2024-05-01T12:00:00Z). Default: the existing export's
+    /// snapshot when resuming, else now − 320 s. `latest` forces a new snapshot at now − 320 s.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub snapshot_timestamp: Option<String>,
+
+    /// Output file, or a directory where the default name
+    /// parsec-export-<ORG>-realm-<ID>-<YYYYMMDDTHHMMSSZ>.sqlite is used [default: .]
+    #[arg(value_name = "OUTPUT", conflicts_with = "output_opt")]
+    pub output: Option<PathBuf>,
+
+    /// Same as the positional OUTPUT.
+    #[arg(long = "output", value_name = "OUTPUT")]
+    pub output_opt: Option<PathBuf>,
+
+    /// Concurrent block reads from the blockstore.
+    #[arg(short = 'j', long, default_value_t = 32, value_name = "N")]
+    pub jobs: usize,
+
+    /// Memory budget for block data being downloaded or awaiting its write (e.g. 64MiB).
+    #[arg(long, default_value = "64MiB", value_name = "SIZE")]
+    pub buffer_size: bytesize::ByteSize,
+
+    /// No progress display (errors and the final summary are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,142 @@
+//! `parsec-sequester export-realm`: validate the arguments, run the export with progress and
+//! signal handling, print the summary.
+
+use indicatif::HumanBytes;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::blockstore::parse_blockstore_configs;
+use crate::cli::ExportRealmArgs;
+use crate::db::DbTarget;
+use crate::error::{Error, Result};
+use crate::export::{
+    self, ExportRequest, Interrupt, OutputTarget, SnapshotChoice, Summary, Tuning,
+};
+use crate::ids::{format_timestamp, parse_realm_id, parse_timestamp, validate_organization_id};
+use crate::progress::{Mode, Progress};
+
+pub fn request_from_args(args: &ExportRealmArgs) -> Result<ExportRequest> {
+    let db = DbTarget::parse(&args.db.db)?;
+    let blockstore = parse_blockstore_configs(&args.blockstore)?;
+    let organization_id = validate_organization_id(&args.organization)?;
+    let realm_id = parse_realm_id(&args.realm)?;
+    let snapshot = match args.snapshot_timestamp.as_deref() {
+        None => SnapshotChoice::Auto,
+        Some(t) if t.eq_ignore_ascii_case("latest") => SnapshotChoice::Latest,
+        Some(t) => SnapshotChoice::At(parse_timestamp(t)?),
+    };
+    if args.jobs == 0 {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
+    if args.buffer_size.as_u64() < 1024 * 1024 {
+        return Err(Error::Usage("--buffer-size must be at least 1MiB".into()));
+    }
+    let output = args
+        .output
+        .clone()
+        .or_else(|| args.output_opt.clone())
+        .unwrap_or_else(|| ".".into());
+    Ok(ExportRequest {
+        db,
+        blockstore,
+        organization_id,
+        realm_id,
+        snapshot,
+        output: OutputTarget(output),
+        tuning: Tuning {
+            jobs: args.jobs,
+            buffer_bytes: args.buffer_size.as_u64(),
+        },
+        db_connections: args.db.db_max_connections.clamp(1, 64),
+    })
+}
+
+pub async fn run(args: ExportRealmArgs) -> Result<()> {
+    let request = request_from_args(&args)?;
+    let progress = Progress::new(Mode::detect(args.quiet));
+    let interrupt = Interrupt::default();
+    watch_signals(interrupt.clone(), progress.clone())?;
+    match export::export_realm(request, &progress, &interrupt).await {
+        Ok(summary) => {
+            print_summary(&summary);
+            Ok(())
+        }
+        Err(e @ Error::Interrupted { .. }) => {
+            eprintln!("Export interrupted: everything fetched so far is saved in the file. Run the same command again to resume.");
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// First SIGINT/SIGTERM: stop at the next commit point. Second: leave at once (the file is
+/// still consistent: SQLite rolls back the unfinished transaction on the next open).
+fn watch_signals(interrupt: Interrupt, progress: Progress) -> Result<()> {
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(|e| Error::Internal(format!("cannot watch SIGINT: {e}")))?;
+    let mut sigterm = signal(SignalKind::terminate())
+        .map_err(|e| Error::Internal(format!("cannot watch SIGTERM: {e}")))?;
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            let sig = tokio::select! {
+                _ = sigint.recv() => libc::SIGINT,
+                _ = sigterm.recv() => libc::SIGTERM,
+            };
+            seen += 1;
+            if seen == 1 {
+                progress.message(
+                    "Stopping: saving what was fetched (press Ctrl-C again to quit at once)…",
+                );
+                interrupt.trigger(sig);
+            } else {
+                eprintln!("Quitting now. Run the same command again to resume.");
+                std::process::exit(128 + sig);
+            }
+        }
+    });
+    Ok(())
+}
+
+fn print_summary(s: &Summary) {
+    let c = &s.counts;
+    if s.already_complete {
+        println!("Export complete (nothing to do): {}", s.path.display());
+    } else {
+        println!("Export complete: {}", s.path.display());
+    }
+    println!("  organization        {}", s.info.organization_id);
+    println!("  realm               {}", s.info.realm_id.simple());
+    println!(
+        "  snapshot            {}",
+        format_timestamp(s.info.snapshot_timestamp)
+    );
+    println!(
+        "  certificates        {} common, {} sequester, {} realm",
+        c.common_certificates, c.sequester_certificates, c.realm_certificates
+    );
+    println!(
+        "  keys                {} keys bundles, {} user accesses, {} sequester accesses",
+        c.keys_bundles, c.user_accesses, c.sequester_accesses
+    );
+    println!(
+        "  vlob versions       {} ({})",
+        c.vlobs.0,
+        HumanBytes(c.vlobs.1 as u64)
+    );
+    println!(
+        "  blocks              {} ({})",
+        c.blocks.0,
+        HumanBytes(c.blocks.1 as u64)
+    );
+    println!(
+        "  block data          {} ({}); fetched by this run: {} ({})",
+        c.block_data.0,
+        HumanBytes(c.block_data.1 as u64),
+        s.fetched_blocks,
+        HumanBytes(s.fetched_bytes)
+    );
+    println!("  elapsed             {:.1} s", s.elapsed.as_secs_f64());
+    if s.already_complete {
+        println!("  (to export a newer snapshot: --snapshot-timestamp latest)");
+    }
+}

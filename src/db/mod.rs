@@ -1,0 +1,195 @@
+//! PostgreSQL access: read-only connections to a Parsec server's database, the schema-level
+//! check, and (in `queries`) every SQL statement the tool runs.
+
+pub mod queries;
+pub mod schema;
+
+use std::str::FromStr;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::error::{Error, Result};
+
+/// A parsed `--db` URL. Its `Display` never shows the password.
+#[derive(Clone)]
+pub struct DbTarget {
+    config: Config,
+    display: String,
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl std::fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl DbTarget {
+    pub fn parse(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+            let shown = if url.eq_ignore_ascii_case("MOCKED") {
+                "MOCKED (an in-memory test database has nothing to export)".to_owned()
+            } else {
+                "a value that is not a postgresql:// or postgres:// URL".to_owned()
+            };
+            return Err(Error::Usage(format!(
+                "invalid --db: got {shown}; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            )));
+        }
+        let mut config = Config::from_str(url).map_err(|e| {
+            Error::Usage(format!(
+                "invalid --db URL ({}): expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or ?host=/run/postgresql for a unix socket",
+                scrub_text(&e.to_string(), url)
+            ))
+        })?;
+        let password = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        // The server sees who we are, and every transaction is read-only: the tool must never
+        // modify the server's data, even by mistake.
+        config.application_name("parsec-sequester");
+        config.options("-c default_transaction_read_only=on");
+        let display = describe_config(&config);
+        Ok(DbTarget {
+            config,
+            display,
+            password,
+        })
+    }
+
+    /// The password, to scrub it from any text that might echo it.
+    pub fn secret(&self) -> Option<&str> {
+        self.password.as_deref().filter(|p| !p.is_empty())
+    }
+
+    pub async fn connect(&self) -> Result<Client> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("database connection closed: {}", describe_pg_error(&e));
+            }
+        });
+        Ok(client)
+    }
+
+    fn connect_error(&self, err: tokio_postgres::Error) -> Error {
+        let reason = self.scrub(&describe_pg_error(&err));
+        let target = self.display.clone();
+        match err.as_db_error().map(|e| e.code().code()) {
+            // invalid_password, invalid_authorization_specification
+            Some("28P01") | Some("28000") => Error::DbAuth { target, reason },
+            _ => Error::DbUnreachable { target, reason },
+        }
+    }
+
+    pub fn scrub(&self, text: &str) -> String {
+        match self.secret() {
+            Some(secret) => text.replace(secret, "***"),
+            None => text.to_owned(),
+        }
+    }
+}
+
+/// Scrubs the password of a URL that the driver could not parse (so we cannot ask it).
+fn scrub_text(text: &str, url: &str) -> String {
+    let authority = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    let authority = authority.split('/').next().unwrap_or("");
+    match authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+    {
+        Some((_, password)) if !password.is_empty() => text.replace(password, "***"),
+        _ => text.to_owned(),
+    }
+}
+
+fn describe_config(config: &Config) -> String {
+    use tokio_postgres::config::Host;
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or(user);
+    if user.is_empty() {
+        format!("postgresql://{host}:{port}/{db}")
+    } else {
+        format!("postgresql://{user}@{host}:{port}/{db}")
+    }
+}
+
+/// A one-line description of a PostgreSQL error: the server's message when there is one,
+/// else the client library's (which never contains the password).
+pub fn describe_pg_error(err: &tokio_postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_hides_the_password() {
+        let t = DbTarget::parse("postgresql://alice:S3cr3t-pw@db.example:6543/parsec").unwrap();
+        assert_eq!(t.to_string(), "postgresql://alice@db.example:6543/parsec");
+        assert_eq!(
+            format!("{t:?}"),
+            "postgresql://alice@db.example:6543/parsec"
+        );
+        assert_eq!(t.secret(), Some("S3cr3t-pw"));
+        assert_eq!(t.scrub("x S3cr3t-pw y"), "x *** y");
+    }
+
+    #[test]
+    fn accepts_both_schemes_and_unix_sockets() {
+        assert!(DbTarget::parse("postgres://u@h/db").is_ok());
+        let t = DbTarget::parse("postgresql://u@%2Frun%2Fpostgresql/db").unwrap();
+        assert_eq!(t.to_string(), "postgresql://u@/run/postgresql:5432/db");
+        let t = DbTarget::parse("postgresql:///db?host=/tmp/pg&user=bob").unwrap();
+        assert_eq!(t.to_string(), "postgresql://bob@/tmp/pg:5432/db");
+    }
+
+    #[test]
+    fn unparsable_urls_do_not_echo_the_password() {
+        let err = DbTarget::parse("postgresql://u:hunter2@h:notaport/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn rejects_other_schemes_without_echoing() {
+        let err = DbTarget::parse("mysql://u:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(DbTarget::parse("MOCKED")
+            .unwrap_err()
+            .to_string()
+            .contains("MOCKED"));
+    }
+}

@@ -1,0 +1,341 @@
+//! The export pipeline, in its steps: base info, certificates, vlobs, block metadata, block
+//! data, final check.
+
+mod base_info;
+mod blocks_data;
+mod blocks_metadata;
+mod certificates;
+mod output;
+mod vlobs;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::IsolationLevel;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use blocks_data::Tuning;
+pub use output::{OutputTarget, SnapshotChoice};
+
+use crate::blockstore::{self, BlockstoreConfig};
+use crate::db::{self, DbTarget};
+use crate::error::{Error, Result};
+use crate::format::{self, ExistingFile, ExportFile, Info, Steps};
+use crate::ids::{format_timestamp, now_micros, Micros};
+use crate::progress::{Progress, Unit};
+
+/// Vlob rows are committed to the file in chunks of at most this many bytes or rows.
+const CHUNK_BYTES: usize = 32 * 1024 * 1024;
+const CHUNK_ROWS: usize = 20_000;
+
+/// Ctrl-C / SIGTERM: steps stop at their next commit point, keeping what they fetched.
+#[derive(Clone, Default)]
+pub struct Interrupt {
+    token: CancellationToken,
+    signal: Arc<AtomicI32>,
+}
+
+impl Interrupt {
+    pub fn trigger(&self, signal: i32) {
+        self.signal.store(signal, Ordering::SeqCst);
+        self.token.cancel();
+    }
+    pub fn is_set(&self) -> bool {
+        self.token.is_cancelled()
+    }
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.token.clone().cancelled_owned()
+    }
+    pub fn error(&self) -> Error {
+        match self.signal.load(Ordering::SeqCst) {
+            libc::SIGTERM => Error::Interrupted {
+                signal: "SIGTERM",
+                code: 128 + libc::SIGTERM,
+            },
+            _ => Error::Interrupted {
+                signal: "SIGINT (Ctrl-C)",
+                code: 128 + libc::SIGINT,
+            },
+        }
+    }
+}
+
+pub struct ExportRequest {
+    pub db: DbTarget,
+    pub blockstore: Vec<BlockstoreConfig>,
+    pub organization_id: String,
+    pub realm_id: Uuid,
+    pub snapshot: SnapshotChoice,
+    pub output: OutputTarget,
+    pub tuning: Tuning,
+    pub db_connections: usize,
+}
+
+/// What an export run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub path: PathBuf,
+    pub created: bool,
+    pub already_complete: bool,
+    pub info: Info,
+    pub counts: format::TableCounts,
+    pub fetched_blocks: u64,
+    pub fetched_bytes: u64,
+    pub elapsed: Duration,
+}
+
+pub async fn export_realm(
+    req: ExportRequest,
+    progress: &Progress,
+    interrupt: &Interrupt,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let now = now_micros();
+    let resolved = output::resolve(
+        &req.output,
+        &req.organization_id,
+        req.realm_id,
+        req.snapshot,
+        now,
+    )?;
+    let path = resolved.path.clone();
+    let snapshot = resolved.snapshot;
+
+    if let ExistingFile::Export { info, .. } = &resolved.existing {
+        check_same_request(&path, info, &req.organization_id, req.realm_id, snapshot)?;
+    }
+    base_info::check_snapshot_age(snapshot, now)?;
+
+    let mut client = req.db.connect().await?;
+    let schema = db::schema::check(&client).await?;
+    // One REPEATABLE READ snapshot for all metadata: base info, certificates, vlobs and block
+    // metadata are read as of the same instant.
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| Error::db("starting a read-only snapshot", e))?;
+    let source = base_info::locate(&tx, &schema, &req.organization_id, req.realm_id).await?;
+    base_info::check_snapshot_after_creation(&tx, &source, snapshot).await?;
+
+    // Open or create the file; decide the bounds.
+    let (mut file, bounds, exact_totals, created) = match &resolved.existing {
+        ExistingFile::Missing => {
+            let bounds = base_info::new_bounds(&tx, &source, snapshot).await?;
+            let totals = base_info::totals(&tx, &source, &bounds, None).await?;
+            base_info::check_vlob_timestamps_unique(&tx, &source, &bounds).await?;
+            let info = Info {
+                organization_id: req.organization_id.clone(),
+                realm_id: req.realm_id,
+                root_verify_key: source.root_verify_key.clone(),
+                snapshot_timestamp: snapshot,
+                vlobs_total_bytes: totals.vlob_bytes,
+                blocks_total_bytes: totals.block_bytes,
+                steps: Steps::default(),
+            };
+            progress.message(&format!(
+                "Creating {} (snapshot {})",
+                path.display(),
+                format_timestamp(snapshot)
+            ));
+            tokio::task::block_in_place(|| format::create(&path, &info, &bounds))?;
+            let file = tokio::task::block_in_place(|| ExportFile::open(&path))?;
+            (file, bounds, true, true)
+        }
+        ExistingFile::Export { info, bounds } => {
+            if info.root_verify_key != source.root_verify_key {
+                return Err(Error::OutputMismatch {
+                    path,
+                    reason: "it has the same organization and realm IDs but another organization root key (an export from another server?)".into(),
+                });
+            }
+            if info.steps.complete() {
+                let file = tokio::task::block_in_place(|| ExportFile::open_read_only(&path))?;
+                let counts = tokio::task::block_in_place(|| file.counts())?;
+                progress.message(&format!(
+                    "{} is already a complete export: nothing to do",
+                    path.display()
+                ));
+                return Ok(Summary {
+                    path,
+                    created: false,
+                    already_complete: true,
+                    info: info.clone(),
+                    counts,
+                    fetched_blocks: 0,
+                    fetched_bytes: 0,
+                    elapsed: started.elapsed(),
+                });
+            }
+            let (bounds, exact, count_until) = match bounds {
+                Some(b) => (*b, true, None),
+                None => (
+                    base_info::parsec_bounds(&tx, &source, snapshot).await?,
+                    false,
+                    Some(snapshot),
+                ),
+            };
+            let totals = base_info::totals(&tx, &source, &bounds, count_until).await?;
+            check_totals(&path, info, totals.vlob_bytes, totals.block_bytes)?;
+            if !info.steps.vlobs {
+                base_info::check_vlob_timestamps_unique(&tx, &source, &bounds).await?;
+            }
+            progress.message(&format!(
+                "{} exists: continuing the export of snapshot {} where it stopped",
+                path.display(),
+                format_timestamp(snapshot)
+            ));
+            let file = tokio::task::block_in_place(|| ExportFile::open(&path))?;
+            (file, bounds, exact, false)
+        }
+    };
+    progress.message("Interrupting (Ctrl-C) is safe: what is exported is kept, and running the same command again resumes.");
+
+    let info = tokio::task::block_in_place(|| file.info())?;
+    let steps = info.steps;
+    let step = progress.step(1, "Exporting certificates", 1, Unit::Items);
+    if !steps.certificates {
+        let data = certificates::fetch(&tx, &source, snapshot).await?;
+        tokio::task::block_in_place(|| file.write_certificates(&data))?;
+    }
+    step.finish(1);
+    if interrupt.is_set() {
+        return Err(interrupt.error());
+    }
+
+    let step = progress.step(
+        2,
+        "Exporting vlobs",
+        info.vlobs_total_bytes as u64,
+        Unit::Bytes,
+    );
+    if !steps.vlobs {
+        vlobs::export(&tx, &mut file, &source, &bounds, &step, interrupt)
+            .await
+            .inspect_err(|_| step.abandon())?;
+    } else {
+        step.finish(info.vlobs_total_bytes as u64);
+    }
+
+    let step = progress.step(
+        3,
+        "Exporting blocks metadata",
+        info.blocks_total_bytes as u64,
+        Unit::Bytes,
+    );
+    if !steps.blocks_metadata {
+        blocks_metadata::export(&tx, &mut file, &source, &bounds, &step, interrupt)
+            .await
+            .inspect_err(|_| step.abandon())?;
+    } else {
+        step.finish(info.blocks_total_bytes as u64);
+    }
+    // The snapshot transaction must not stay open during hours of block downloads (it would
+    // hold back the server's vacuum): block data is immutable, keyed by block ID.
+    drop(tx);
+    drop(client);
+
+    let (_, (missing_count, missing_bytes)) =
+        tokio::task::block_in_place(|| file.blocks_data_progress())?;
+    let (_, block_count, block_bytes) =
+        tokio::task::block_in_place(|| file.blocks_metadata_done())?;
+    progress.message(&format!(
+        "Roughly {} to download ({missing_count} of {block_count} blocks)",
+        indicatif::HumanBytes(missing_bytes.max(0) as u64)
+    ));
+    let step = progress.step(4, "Exporting blocks data", block_bytes as u64, Unit::Bytes);
+    let mut fetched = (0, 0);
+    if missing_count > 0 {
+        let store: Arc<dyn blockstore::BlockStore> =
+            Arc::from(blockstore::open(&req.blockstore, &req.db, req.db_connections).await?);
+        let (returned, result) = blocks_data::export(
+            file,
+            store,
+            &req.organization_id,
+            req.tuning,
+            &step,
+            interrupt,
+        )
+        .await;
+        file = returned;
+        fetched = result.inspect_err(|_| step.abandon())?;
+    }
+    tokio::task::block_in_place(|| file.finish(exact_totals))?;
+    step.finish(block_bytes as u64);
+
+    let info = tokio::task::block_in_place(|| file.info())?;
+    let counts = tokio::task::block_in_place(|| file.counts())?;
+    Ok(Summary {
+        path,
+        created,
+        already_complete: false,
+        info,
+        counts,
+        fetched_blocks: fetched.0,
+        fetched_bytes: fetched.1,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The file must be an export of what was asked for (reference §2.9, in Parsec's order).
+fn check_same_request(
+    path: &std::path::Path,
+    info: &Info,
+    organization_id: &str,
+    realm_id: Uuid,
+    snapshot: Micros,
+) -> Result<()> {
+    let mismatch = |reason: String| Error::OutputMismatch {
+        path: path.to_owned(),
+        reason,
+    };
+    if info.organization_id != organization_id {
+        return Err(mismatch(format!(
+            "it exports organization `{}`, not `{organization_id}`",
+            info.organization_id
+        )));
+    }
+    if info.realm_id != realm_id {
+        return Err(mismatch(format!(
+            "it exports realm {}, not {}",
+            info.realm_id.simple(),
+            realm_id.simple()
+        )));
+    }
+    if info.snapshot_timestamp != snapshot {
+        return Err(mismatch(format!(
+            "its snapshot is {}, not {} (omit --snapshot-timestamp to resume it)",
+            format_timestamp(info.snapshot_timestamp),
+            format_timestamp(snapshot)
+        )));
+    }
+    Ok(())
+}
+
+fn check_totals(
+    path: &std::path::Path,
+    info: &Info,
+    vlob_bytes: i64,
+    block_bytes: i64,
+) -> Result<()> {
+    let mismatch = |what: &str, file: i64, now: i64| {
+        Error::OutputMismatch {
+        path: path.to_owned(),
+        reason: format!(
+            "same realm and snapshot, but the server's {what} total for that snapshot is now {now} bytes where the file recorded {file}: the realm's data changed on the server since the export started (purged or restored?). Start a new export into another file"
+        ),
+    }
+    };
+    if info.vlobs_total_bytes != vlob_bytes {
+        return Err(mismatch("vlob", info.vlobs_total_bytes, vlob_bytes));
+    }
+    if info.blocks_total_bytes != block_bytes {
+        return Err(mismatch("block", info.blocks_total_bytes, block_bytes));
+    }
+    Ok(())
+}

@@ -1,0 +1,414 @@
+//! Creating an export file atomically and writing to it, one transaction per unit of work,
+//! so that a kill at any instant leaves a file that the next run continues.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OpenFlags};
+
+use super::info::{read_bounds, read_info, Bounds, Info};
+use super::schema::{BOUNDS_SQL, BOUNDS_TABLE, SCHEMA_SQL};
+use super::{BlockRow, CertificatesData, TableCounts, VlobRow};
+use crate::error::{Error, Result};
+
+/// Creates `path` with the schema, the `info` row and the bounds, all-or-nothing: the file
+/// is built under a temporary name in the same directory, then linked into place only if
+/// `path` still does not exist. A crash leaves at most a stray `.parsec-export-*.tmp`.
+pub fn create(path: &Path, info: &Info, bounds: &Bounds) -> Result<()> {
+    let io = |reason: String| Error::OutputIo {
+        path: path.to_owned(),
+        reason,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    // tempfile creates the file with mode 0600: an export holds a whole workspace.
+    let temp = tempfile::Builder::new()
+        .prefix(".parsec-export-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| io(format!("cannot create a file in {}: {e}", dir.display())))?;
+    {
+        let mut conn = Connection::open(temp.path()).map_err(|e| Error::sqlite(path, e))?;
+        let tx = conn.transaction().map_err(|e| Error::sqlite(path, e))?;
+        tx.execute_batch(SCHEMA_SQL)
+            .and_then(|_| tx.execute_batch(BOUNDS_SQL))
+            .and_then(|_| {
+                tx.execute(
+                    "INSERT INTO info (organization_id, realm_id, root_verify_key, snapshot_timestamp, \
+                     vlobs_total_bytes, blocks_total_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        info.organization_id,
+                        info.realm_id.as_bytes().as_slice(),
+                        info.root_verify_key,
+                        info.snapshot_timestamp,
+                        info.vlobs_total_bytes,
+                        info.blocks_total_bytes
+                    ],
+                )
+            })
+            .and_then(|_| {
+                tx.execute(
+                    &format!("INSERT INTO {BOUNDS_TABLE} VALUES (?1, ?2, ?3, ?4, ?5)"),
+                    params![
+                        bounds.vlob_marker,
+                        bounds.vlob_time_bound,
+                        bounds.block_marker,
+                        bounds.block_time_bound,
+                        concat!("parsec-sequester ", env!("CARGO_PKG_VERSION"))
+                    ],
+                )
+            })
+            .map_err(|e| Error::sqlite(path, e))?;
+        tx.commit().map_err(|e| Error::sqlite(path, e))?;
+        conn.close().map_err(|(_, e)| Error::sqlite(path, e))?;
+    }
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| io(format!("cannot sync: {e}")))?;
+    temp.persist_noclobber(path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            io("appeared while the export was being created (another run?); nothing was overwritten".into())
+        } else {
+            io(format!("cannot create it: {}", e.error))
+        }
+    })?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A block of the export that has no data yet.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingBlock {
+    pub sequential_id: i64,
+    pub block_id: uuid::Uuid,
+    pub size: i64,
+}
+
+/// An export file opened for writing; the single writer of the file.
+pub struct ExportFile {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl ExportFile {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::sqlite(path, e))?;
+        // FULL: a commit is durable once it returns, so what we report as saved is saved
+        // even on power loss. Commits are large and few, so the cost is small.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;")
+            .map_err(|e| Error::sqlite(path, e))?;
+        Ok(ExportFile {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// For reading only (a complete export is never written again).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::sqlite(path, e))?;
+        Ok(ExportFile {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Rows and bytes per table, for summaries.
+    pub fn counts(&self) -> Result<TableCounts> {
+        let count = |sql: &str| -> Result<(i64, i64)> {
+            self.conn
+                .query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))
+        };
+        Ok(TableCounts {
+            common_certificates: count("SELECT COUNT(*), 0 FROM common_certificate")?.0,
+            sequester_certificates: count("SELECT COUNT(*), 0 FROM sequester_certificate")?.0,
+            realm_certificates: count("SELECT COUNT(*), 0 FROM realm_certificate")?.0,
+            keys_bundles: count("SELECT COUNT(*), 0 FROM realm_keys_bundle")?.0,
+            user_accesses: count("SELECT COUNT(*), 0 FROM realm_keys_bundle_access")?.0,
+            sequester_accesses: count(
+                "SELECT COUNT(*), 0 FROM realm_sequester_keys_bundle_access",
+            )?
+            .0,
+            vlobs: count("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM vlob_atom")?,
+            blocks: count("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM block")?,
+            block_data: count("SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM block_data")?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        Error::sqlite(&self.path, e)
+    }
+
+    pub fn info(&self) -> Result<Info> {
+        read_info(&self.conn, &self.path)
+    }
+
+    pub fn bounds(&self) -> Result<Option<Bounds>> {
+        read_bounds(&self.conn, &self.path)
+    }
+
+    pub fn write_certificates(&mut self, data: &CertificatesData) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::sqlite(&path, e))?;
+        let result = (|| -> rusqlite::Result<()> {
+            for (table, rows) in [
+                ("common_certificate", &data.common),
+                ("sequester_certificate", &data.sequester),
+                ("realm_certificate", &data.realm),
+            ] {
+                let mut stmt = tx.prepare(&format!(
+                    "INSERT INTO {table} (_id, certificate) VALUES (?1, ?2)"
+                ))?;
+                for (i, cert) in rows.iter().enumerate() {
+                    stmt.execute(params![i as i64, cert])?;
+                }
+            }
+            let mut stmt = tx.prepare(
+                "INSERT INTO realm_keys_bundle (key_index, keys_bundle) VALUES (?1, ?2)",
+            )?;
+            for (key_index, bundle) in &data.keys_bundles {
+                stmt.execute(params![key_index, bundle])?;
+            }
+            for (table, id_column, rows) in [
+                ("realm_keys_bundle_access", "user_id", &data.user_accesses),
+                (
+                    "realm_sequester_keys_bundle_access",
+                    "sequester_service_id",
+                    &data.sequester_accesses,
+                ),
+            ] {
+                let mut stmt = tx.prepare(&format!(
+                    "INSERT INTO {table} (_id, {id_column}, key_index, access) VALUES (?1, ?2, ?3, ?4)"
+                ))?;
+                for (i, (id, key_index, access)) in rows.iter().enumerate() {
+                    stmt.execute(params![i as i64, id.as_slice(), key_index, access])?;
+                }
+            }
+            tx.execute("UPDATE info SET certificates_export_done = 1", [])?;
+            Ok(())
+        })();
+        result.map_err(|e| Error::sqlite(&path, e))?;
+        tx.commit().map_err(|e| Error::sqlite(&path, e))
+    }
+
+    /// (highest sequential_id, bytes) of the vlobs already in the file.
+    pub fn vlobs_done(&self) -> Result<(i64, i64)> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(sequential_id), 0), COALESCE(SUM(size), 0) FROM vlob_atom",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn insert_vlobs(&mut self, rows: &[VlobRow]) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::sqlite(&path, e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO vlob_atom (sequential_id, vlob_id, version, key_index, blob, size, author, timestamp) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(|e| Error::sqlite(&path, e))?;
+            for row in rows {
+                stmt.execute(params![
+                    row.sequential_id,
+                    row.vlob_id.as_slice(),
+                    row.version,
+                    row.key_index,
+                    row.blob,
+                    row.blob.len() as i64,
+                    row.author.as_slice(),
+                    row.timestamp
+                ])
+                .map_err(|e| Error::sqlite(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| Error::sqlite(&path, e))
+    }
+
+    /// (highest sequential_id, count, bytes) of the block metadata already in the file.
+    pub fn blocks_metadata_done(&self) -> Result<(i64, i64, i64)> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(sequential_id), 0), COUNT(*), COALESCE(SUM(size), 0) FROM block",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn insert_blocks(&mut self, rows: &[BlockRow]) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::sqlite(&path, e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO block (sequential_id, block_id, author, size, key_index) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(|e| Error::sqlite(&path, e))?;
+            for row in rows {
+                stmt.execute(params![
+                    row.sequential_id,
+                    row.block_id.as_slice(),
+                    row.author.as_slice(),
+                    row.size,
+                    row.key_index
+                ])
+                .map_err(|e| Error::sqlite(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| Error::sqlite(&path, e))
+    }
+
+    pub fn set_step_done(&mut self, flag_column: &'static str) -> Result<()> {
+        self.conn
+            .execute(&format!("UPDATE info SET {flag_column} = 1"), [])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// (count, bytes) of blocks with data, and (count, bytes) of blocks still lacking it.
+    pub fn blocks_data_progress(&self) -> Result<((i64, i64), (i64, i64))> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(d.block IS NOT NULL), 0), COALESCE(SUM(CASE WHEN d.block IS NOT NULL THEN b.size END), 0), \
+                        COALESCE(SUM(d.block IS NULL), 0), COALESCE(SUM(CASE WHEN d.block IS NULL THEN b.size END), 0) \
+                 FROM block b LEFT JOIN block_data d ON d.block = b.sequential_id",
+                [],
+                |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// The next blocks lacking data, in sequential_id order, strictly after `after` (keyset
+    /// paging: blocks in flight, not yet committed, are never handed out twice).
+    pub fn missing_blocks_after(&self, after: i64, limit: usize) -> Result<Vec<MissingBlock>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.sequential_id, b.block_id, b.size FROM block b \
+                 WHERE b.sequential_id > ?1 AND NOT EXISTS (SELECT 1 FROM block_data d WHERE d.block = b.sequential_id) \
+                 ORDER BY b.sequential_id LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], |r| {
+                let id: Vec<u8> = r.get(1)?;
+                Ok((r.get::<_, i64>(0)?, id, r.get::<_, i64>(2)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (sequential_id, id, size) = row.map_err(|e| self.err(e))?;
+            let block_id = uuid::Uuid::from_slice(&id).map_err(|_| Error::OutputCorrupted {
+                path: self.path.clone(),
+                reason: format!("block {sequential_id} has a block_id that is not 16 bytes"),
+            })?;
+            out.push(MissingBlock {
+                sequential_id,
+                block_id,
+                size,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn begin(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
+    }
+
+    /// Inside a transaction opened with `begin`.
+    pub fn insert_block_data(&self, sequential_id: i64, data: &[u8]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO block_data (block, data) VALUES (?1, ?2)")
+            .map_err(|e| self.err(e))?;
+        stmt.execute(params![sequential_id, data])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Final checks, then the last flag, in one transaction. Our bounds table goes with it:
+    /// a complete file has exactly Parsec's schema.
+    pub fn finish(&mut self, expect_exact_totals: bool) -> Result<()> {
+        let path = self.path.clone();
+        let corrupted = |reason: String| Error::OutputCorrupted {
+            path: path.clone(),
+            reason,
+        };
+        let ((_, _), (missing, _)) = self.blocks_data_progress()?;
+        if missing != 0 {
+            return Err(corrupted(format!(
+                "{missing} block(s) still lack their data"
+            )));
+        }
+        let bad_lengths: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM block b JOIN block_data d ON d.block = b.sequential_id WHERE length(d.data) != b.size",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if bad_lengths != 0 {
+            return Err(corrupted(format!(
+                "{bad_lengths} block(s) have data whose length differs from their size"
+            )));
+        }
+        let info = self.info()?;
+        let (_, vlob_bytes) = self.vlobs_done()?;
+        let (_, _, block_bytes) = self.blocks_metadata_done()?;
+        // Our bounds make the totals exact sums; a file started by Parsec counts only rows
+        // up to T in its totals while exporting every row below its markers.
+        let totals_ok = if expect_exact_totals {
+            vlob_bytes == info.vlobs_total_bytes && block_bytes == info.blocks_total_bytes
+        } else {
+            vlob_bytes >= info.vlobs_total_bytes && block_bytes >= info.blocks_total_bytes
+        };
+        if !totals_ok {
+            return Err(corrupted(format!(
+                "exported {vlob_bytes} vlob bytes and {block_bytes} block bytes, but the totals recorded at creation are {} and {}",
+                info.vlobs_total_bytes, info.blocks_total_bytes
+            )));
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::sqlite(&path, e))?;
+        tx.execute("UPDATE info SET blocks_data_export_done = 1", [])
+            .and_then(|_| tx.execute_batch(&format!("DROP TABLE IF EXISTS {BOUNDS_TABLE}")))
+            .map_err(|e| Error::sqlite(&path, e))?;
+        tx.commit().map_err(|e| Error::sqlite(&path, e))
+    }
+}

@@ -1,0 +1,14 @@
+//! parsec-sequester: export a Parsec v3 realm out of a server's PostgreSQL database and
+//! blockstore into one realm-export SQLite file.
+
+pub mod blockstore;
+pub mod cli;
+pub mod commands;
+pub mod db;
+pub mod error;
+pub mod export;
+pub mod format;
+pub mod ids;
+pub mod progress;
+pub mod secrets;
+pub mod testbed;

@@ -1,0 +1,46 @@
+//! Entry point: parse the command line, run the command, turn errors into a message and an
+//! exit code. Everything else lives in the library.
+
+use clap::Parser;
+use parsec_sequester::cli::{Cli, Command};
+use parsec_sequester::commands;
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let secrets = parsec_sequester::secrets::collect(&cli);
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::ExportRealm(args) => commands::export_realm::run(args).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!(
+            "Error: {}",
+            parsec_sequester::secrets::scrub(&e.to_string(), &secrets)
+        );
+        // Drop the runtime without waiting for tasks blocked on I/O.
+        runtime.shutdown_background();
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("parsec_sequester={level}"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

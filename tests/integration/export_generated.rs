@@ -1,0 +1,187 @@
+//! On generated organizations: exports hold exactly the realm's rows up to the snapshot.
+
+use std::path::Path;
+
+use parsec_sequester::testbed::{self, OrgSpec};
+use rusqlite::types::Value;
+
+use crate::harness::{export_cmd, run, TestDb};
+use crate::oracle::{assert_certificates, expected, sorted};
+use crate::rows::{flags, scalar, table};
+
+/// Compares every table of the export with the oracle.
+pub async fn assert_export_matches_db(
+    client: &tokio_postgres::Client,
+    file: &Path,
+    org: &str,
+    realm: uuid::Uuid,
+) {
+    let t = scalar(file, "SELECT snapshot_timestamp FROM info");
+    let exp = expected(client, org, realm, t).await;
+    let vlobs = crate::rows::rows(
+        &crate::rows::open(file),
+        "SELECT sequential_id, vlob_id, version, key_index, size, blob, author, timestamp FROM vlob_atom ORDER BY sequential_id",
+    );
+    assert_eq!(vlobs, exp.vlobs, "vlob_atom");
+    assert_eq!(table(file, "block", "sequential_id"), exp.blocks, "block");
+    assert_eq!(
+        table(file, "block_data", "block"),
+        exp.block_data,
+        "block_data"
+    );
+    assert_certificates(
+        &table(file, "common_certificate", "_id"),
+        &exp.common,
+        "common",
+    );
+    assert_certificates(
+        &table(file, "sequester_certificate", "_id"),
+        &exp.sequester,
+        "sequester",
+    );
+    assert_certificates(
+        &table(file, "realm_certificate", "_id"),
+        &exp.realm,
+        "realm",
+    );
+    assert_eq!(
+        table(file, "realm_keys_bundle", "key_index"),
+        exp.keys_bundles,
+        "keys bundles"
+    );
+    let strip_id =
+        |rows: Vec<Vec<Value>>| sorted(rows.into_iter().map(|r| r[1..].to_vec()).collect());
+    assert_eq!(
+        strip_id(table(file, "realm_keys_bundle_access", "_id")),
+        exp.user_accesses,
+        "user accesses"
+    );
+    assert_eq!(
+        strip_id(table(file, "realm_sequester_keys_bundle_access", "_id")),
+        exp.sequester_accesses,
+        "sequester accesses"
+    );
+    // Totals are exact sums of what was exported.
+    assert_eq!(
+        scalar(file, "SELECT vlobs_total_bytes FROM info"),
+        scalar(file, "SELECT COALESCE(SUM(size), 0) FROM vlob_atom")
+    );
+    assert_eq!(
+        scalar(file, "SELECT blocks_total_bytes FROM info"),
+        scalar(file, "SELECT COALESCE(SUM(size), 0) FROM block")
+    );
+    assert_eq!(flags(file), (1, 1, 1, 1));
+}
+
+pub async fn generated_db(hint: &str) -> (TestDb, testbed::GeneratedOrg) {
+    let db = TestDb::with_schema(hint).await;
+    let client = db.client().await;
+    let mut spec = OrgSpec::small("GenOrg");
+    spec.sequestered = true;
+    let org = testbed::populate(&client, &spec)
+        .await
+        .expect("populate GenOrg");
+    // Noise that must never leak into GenOrg's exports.
+    let mut other = OrgSpec::small("OtherOrg");
+    other.seed = 99;
+    testbed::populate(&client, &other)
+        .await
+        .expect("populate OtherOrg");
+    (db, org)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_export_matches_the_database_row_for_row() {
+    let (db, org) = generated_db("gen_full").await;
+    let client = db.client().await;
+    let out = tempfile::tempdir().unwrap();
+    for realm in &org.realms {
+        let file = out
+            .path()
+            .join(format!("{}.sqlite", realm.realm_id.simple()));
+        let r = run(&mut export_cmd(
+            &db.url,
+            "GenOrg",
+            &realm.realm_id.simple().to_string(),
+            &file,
+            &[],
+        ));
+        r.ok();
+        assert!(r.stdout.contains("Export complete"), "{}", r.stdout);
+        assert_export_matches_db(&client, &file, "GenOrg", realm.realm_id).await;
+        assert!(scalar(&file, "SELECT COUNT(*) FROM vlob_atom") > 0);
+        crate::schema::assert_schema_is_parsecs(&file);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_after_the_snapshot_are_left_out() {
+    let (db, org) = generated_db("gen_past").await;
+    let client = db.client().await;
+    let realm = &org.realms[0];
+    // Halfway through the realm's life.
+    let mid = realm.created_on + (org.end - realm.created_on) / 2;
+    let mid_us = mid.timestamp_micros();
+    let all = expected(
+        &client,
+        "GenOrg",
+        realm.realm_id,
+        org.end.timestamp_micros(),
+    )
+    .await;
+    let before = expected(&client, "GenOrg", realm.realm_id, mid_us).await;
+    assert!(
+        before.vlobs.len() < all.vlobs.len(),
+        "the test needs vlobs after the snapshot"
+    );
+    assert!(
+        !before.vlobs.is_empty(),
+        "the test needs vlobs before the snapshot"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let stamp = parsec_sequester::ids::format_timestamp(mid_us);
+    run(&mut export_cmd(
+        &db.url,
+        "GenOrg",
+        &realm.realm_id.to_string(),
+        out.path(),
+        &["--snapshot-timestamp", &stamp],
+    ))
+    .ok();
+    let file = out
+        .path()
+        .join(parsec_sequester::ids::default_export_file_name(
+            "GenOrg",
+            &realm.realm_id,
+            mid_us,
+        ));
+    assert_eq!(scalar(&file, "SELECT snapshot_timestamp FROM info"), mid_us);
+    assert_export_matches_db(&client, &file, "GenOrg", realm.realm_id).await;
+    assert_eq!(
+        scalar(&file, "SELECT COUNT(*) FROM vlob_atom WHERE timestamp > (SELECT snapshot_timestamp FROM info)"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn options_accept_parsec_spellings_and_environment() {
+    let (db, org) = generated_db("gen_opts").await;
+    let realm = org.realms[1].realm_id;
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("via-env.sqlite");
+    let mut cmd = crate::harness::tool();
+    cmd.args([
+        "export_realm",
+        "--organization-id",
+        "GenOrg",
+        "--realm-id",
+        &realm.hyphenated().to_string(),
+        "--output",
+    ])
+    .arg(&file)
+    .env("PARSEC_DB", db.url.replace("postgresql://", "postgres://"))
+    .env("PARSEC_BLOCKSTORE", "postgresql");
+    run(&mut cmd).ok();
+    assert_eq!(flags(&file), (1, 1, 1, 1));
+}

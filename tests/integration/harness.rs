@@ -1,0 +1,335 @@
+//! Test harness: a real PostgreSQL server and helpers to run the real binary.
+//!
+//! The server is the one named by `PARSEC_TEST_DB_URL` (an admin URL, e.g.
+//! postgresql://postgres@127.0.0.1:5432/postgres) or else a throwaway cluster started here
+//! on 127.0.0.1 in a temporary directory, killed when the test process exits. Each test gets
+//! its own database, so tests run in parallel.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use parsec_sequester::testbed;
+use tokio_postgres::{Client, NoTls};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+
+pub fn fixtures_dir() -> PathBuf {
+    // CI clones the repo with shared/ beside it; developers have it at ../shared too.
+    let candidates = [
+        PathBuf::from(FIXTURES),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shared/fixtures"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_dir())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!("fixtures not found at {FIXTURES}: shared/ must sit beside the repository")
+        })
+}
+
+struct Server {
+    admin_url: String,
+    /// Base URL without database name, e.g. postgresql://postgres@127.0.0.1:5432
+    base_url: String,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("PARSEC_TEST_DB_URL") {
+            let base = url
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(url.clone());
+            return Server {
+                admin_url: url,
+                base_url: base,
+            };
+        }
+        start_cluster()
+    })
+}
+
+fn find_pg_binary(name: &str) -> PathBuf {
+    if let Ok(out) = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+    {
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().join("bin").join(name))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .pop()
+        .unwrap_or_else(|| panic!("PostgreSQL's `{name}` not found: install PostgreSQL (scripts/install-deps.sh) or set PARSEC_TEST_DB_URL"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// initdb and postgres refuse to run as root: run them as `nobody` when we are root.
+fn as_server_user(cmd: &mut Command) -> &mut Command {
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    cmd
+}
+
+fn start_cluster() -> Server {
+    let dir = tempfile::Builder::new()
+        .prefix("parsec-sequester-test-pg-")
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown test cluster dir");
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok();
+    let data = dir.join("data");
+    let status = as_server_user(Command::new(find_pg_binary("initdb")).args([
+        "-D",
+        data.to_str().unwrap(),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+    ]))
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit())
+    .status()
+    .expect("run initdb");
+    assert!(status.success(), "initdb failed");
+    let port = free_port();
+    let postgres = find_pg_binary("postgres");
+    let dir_for_thread = dir.clone();
+    // The server is started from a thread that lives as long as the test process and asks
+    // the kernel to kill it when that thread dies: no server outlives the tests.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut cmd = Command::new(postgres);
+        as_server_user(&mut cmd)
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-k",
+                dir_for_thread.to_str().unwrap(),
+                "-p",
+            ])
+            .arg(port.to_string())
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=128MB",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start postgres");
+        tx.send(child.id()).ok();
+        loop {
+            std::thread::park();
+        }
+    });
+    let _pid = rx.recv().expect("postgres pid");
+    let base_url = format!("postgresql://postgres@127.0.0.1:{port}");
+    let admin_url = format!("{base_url}/postgres");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // We may be inside a test's runtime: check from a thread with its own.
+            let url = admin_url.clone();
+            let ready = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(tokio_postgres::connect(&url, NoTls)).is_ok()
+            })
+            .join()
+            .unwrap_or(false);
+            if ready {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "postgres did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        admin_url,
+        base_url,
+    }
+}
+
+pub async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A fresh, empty database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn empty(hint: &str) -> TestDb {
+        let server = server();
+        let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t_{}_{}_{}", hint, std::process::id(), n).to_lowercase();
+        let admin = connect(&server.admin_url).await;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .expect("drop old test database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        TestDb {
+            url: format!("{}/{name}", server.base_url),
+        }
+    }
+
+    /// With the Parsec v3 tables (and migration rows) created.
+    pub async fn with_schema(hint: &str) -> TestDb {
+        let db = Self::empty(hint).await;
+        let client = db.client().await;
+        testbed::create_schema(&client)
+            .await
+            .expect("create Parsec schema");
+        db
+    }
+
+    /// Loaded with the real Parsec database dump of the fixtures.
+    pub async fn with_parsec_fixture(hint: &str) -> TestDb {
+        let db = Self::with_schema(hint).await;
+        let dump = std::fs::read_to_string(fixtures_dir().join("parsec-v3-db/testbed-data.sql"))
+            .expect("read dump");
+        let client = db.client().await;
+        testbed::load_sql_dump(&client, &dump)
+            .await
+            .expect("load Parsec's dump");
+        db
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+}
+
+/// The tool's binary, run for real.
+pub fn tool() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parsec-sequester"));
+    cmd.env_remove("PARSEC_DB")
+        .env_remove("PARSEC_BLOCKSTORE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run the tool");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// `export-realm` with the usual options; `extra` is appended.
+pub fn export_cmd(db_url: &str, org: &str, realm: &str, output: &Path, extra: &[&str]) -> Command {
+    let mut cmd = tool();
+    cmd.args([
+        "export-realm",
+        "--db",
+        db_url,
+        "--blockstore",
+        "POSTGRESQL",
+        "--organization",
+        org,
+        "--realm",
+        realm,
+    ])
+    .arg(output)
+    .args(extra);
+    cmd
+}
+
+pub fn fingerprint(path: &Path) -> Vec<u8> {
+    // Content + mtime: "untouched" means neither changed.
+    let bytes = std::fs::read(path).expect("read file");
+    let mtime = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let mut out = bytes;
+    out.extend_from_slice(format!("{mtime:?}").as_bytes());
+    out
+}
