@@ -26,6 +26,10 @@ pub enum Command {
     /// Export one realm into a realm-export SQLite file (resumable).
     #[command(alias = "export_realm")]
     ExportRealm(ExportRealmArgs),
+
+    /// Generate Parsec data in a staging database, to rehearse an export.
+    #[command(subcommand)]
+    Testbed(crate::commands::testbed::TestbedCommand),
 }
 
 #[derive(Debug, Args)]

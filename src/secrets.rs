@@ -5,15 +5,16 @@ use crate::cli::{Cli, Command};
 use crate::db::DbTarget;
 
 pub fn collect(cli: &Cli) -> Vec<String> {
-    let mut out = Vec::new();
-    match &cli.command {
-        Command::ExportRealm(args) => {
-            if let Ok(t) = DbTarget::parse(&args.db.db) {
-                out.extend(t.secret().map(str::to_owned));
-            }
-        }
-    }
-    out
+    use crate::commands::testbed::TestbedCommand;
+    let db_url = match &cli.command {
+        Command::ExportRealm(args) => &args.db.db,
+        Command::Testbed(TestbedCommand::Populate(args)) => &args.db,
+    };
+    DbTarget::parse(db_url)
+        .ok()
+        .and_then(|t| t.secret().map(str::to_owned))
+        .into_iter()
+        .collect()
 }
 
 pub fn scrub(text: &str, secrets: &[String]) -> String {

@@ -1,3 +1,4 @@
 //! One file per command.
 
 pub mod export_realm;
+pub mod testbed;

@@ -69,12 +69,23 @@ impl DbTarget {
         self.password.as_deref().filter(|p| !p.is_empty())
     }
 
+    /// A read-only session: every command that reads a Parsec server uses this.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, connection) = self
-            .config
+        Self::connect_with(&self.config, self).await
+    }
+
+    /// A writable session, for `testbed` only (it fills staging databases).
+    pub async fn connect_read_write(&self) -> Result<Client> {
+        let mut config = self.config.clone();
+        config.options("");
+        Self::connect_with(&config, self).await
+    }
+
+    async fn connect_with(config: &Config, target: &DbTarget) -> Result<Client> {
+        let (client, connection) = config
             .connect(NoTls)
             .await
-            .map_err(|e| self.connect_error(e))?;
+            .map_err(|e| target.connect_error(e))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("database connection closed: {}", describe_pg_error(&e));

@@ -5,6 +5,7 @@ mod base_info;
 mod blocks_data;
 mod blocks_metadata;
 mod certificates;
+mod chunks;
 mod output;
 mod vlobs;
 
@@ -26,10 +27,6 @@ use crate::error::{Error, Result};
 use crate::format::{self, ExistingFile, ExportFile, Info, Steps};
 use crate::ids::{format_timestamp, now_micros, Micros};
 use crate::progress::{Progress, Unit};
-
-/// Vlob rows are committed to the file in chunks of at most this many bytes or rows.
-const CHUNK_BYTES: usize = 32 * 1024 * 1024;
-const CHUNK_ROWS: usize = 20_000;
 
 /// Ctrl-C / SIGTERM: steps stop at their next commit point, keeping what they fetched.
 #[derive(Clone, Default)]

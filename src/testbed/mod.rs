@@ -80,9 +80,9 @@ pub async fn create_schema(client: &Client) -> Result<()> {
         client
             .execute(
                 "INSERT INTO migration (_id, name, applied)
-                 SELECT number, name, now() - make_interval(secs => $3 - number)
+                 SELECT number, name, now() - make_interval(secs => $3::integer - number)
                  FROM unnest($1::integer[], $2::text[]) AS m(number, name)",
-                &[&numbers, &MIGRATIONS.as_slice(), &(MIGRATIONS.len() as f64)],
+                &[&numbers, &MIGRATIONS.as_slice(), &(MIGRATIONS.len() as i32)],
             )
             .await
             .context("recording migrations")?;

@@ -163,8 +163,10 @@ fn start_cluster() -> Server {
                 Ok(())
             });
         }
-        let child = cmd.spawn().expect("start postgres");
+        let mut child = cmd.spawn().expect("start postgres");
         tx.send(child.id()).ok();
+        // Lives (and keeps the server alive) until the test process exits.
+        let _ = child.wait();
         loop {
             std::thread::park();
         }

@@ -1,0 +1,118 @@
+//! `parsec-sequester testbed populate`: fill a staging database with a generated Parsec v3
+//! organization, to rehearse an export (also used by the demo and the benchmarks).
+
+use bytesize::ByteSize;
+use clap::{Args, Subcommand};
+
+use crate::db::DbTarget;
+use crate::error::{Error, Result};
+use crate::ids::validate_organization_id;
+use crate::testbed::{self, OrgSpec};
+
+#[derive(Debug, Subcommand)]
+pub enum TestbedCommand {
+    /// Create an organization with realms, users, vlobs and blocks (blocks in block_data).
+    Populate(PopulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PopulateArgs {
+    /// PostgreSQL URL of the staging database (it is written to).
+    #[arg(long, env = "PARSEC_DB", hide_env_values = true, value_name = "URL")]
+    pub db: String,
+    /// Create the Parsec v3 tables first (the database must be empty).
+    #[arg(long)]
+    pub create_schema: bool,
+    /// Add the organization even if the database already holds Parsec data.
+    #[arg(long)]
+    pub allow_existing_data: bool,
+    #[arg(
+        long = "organization",
+        visible_alias = "organization-id",
+        default_value = "DemoOrg"
+    )]
+    pub organization: String,
+    /// Give the organization a sequester authority and two sequester services.
+    #[arg(long)]
+    pub sequestered: bool,
+    #[arg(long, default_value_t = 5)]
+    pub humans: usize,
+    #[arg(long, default_value_t = 3)]
+    pub realms: usize,
+    #[arg(long, default_value_t = 200)]
+    pub vlobs_per_realm: usize,
+    #[arg(long, default_value_t = 100)]
+    pub blocks_per_realm: usize,
+    #[arg(long, default_value = "16KiB")]
+    pub block_size_min: ByteSize,
+    /// Parsec's blocks are at most 512 KiB.
+    #[arg(long, default_value = "512KiB")]
+    pub block_size_max: ByteSize,
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+pub async fn run(command: TestbedCommand) -> Result<()> {
+    match command {
+        TestbedCommand::Populate(args) => populate(args).await,
+    }
+}
+
+async fn populate(args: PopulateArgs) -> Result<()> {
+    let db = DbTarget::parse(&args.db)?;
+    let organization_id = validate_organization_id(&args.organization)?;
+    let client = db.connect_read_write().await?;
+    let fail = |e: anyhow::Error| Error::Internal(db.scrub(&format!("{e:#}")));
+    if args.create_schema {
+        let has_tables: bool = client
+            .query_one(crate::db::queries::TABLE_EXISTS, &[&"organization"])
+            .await
+            .map_err(|e| Error::db("inspecting the database", e))?
+            .get(0);
+        if has_tables {
+            return Err(Error::Usage(format!(
+                "--create-schema: {db} already has Parsec tables; drop --create-schema to add an organization"
+            )));
+        }
+        testbed::create_schema(&client).await.map_err(fail)?;
+    } else {
+        crate::db::schema::check(&client).await?;
+        let orgs: i64 = client
+            .query_one("SELECT COUNT(*) FROM organization", &[])
+            .await
+            .map_err(|e| Error::db("inspecting the database", e))?
+            .get(0);
+        if orgs > 0 && !args.allow_existing_data {
+            return Err(Error::Usage(format!(
+                "{db} already holds {orgs} organization(s): it may be a real server's database. Pass --allow-existing-data to add a generated organization anyway"
+            )));
+        }
+    }
+    let mut spec = OrgSpec::small(&organization_id);
+    spec.sequestered = args.sequestered;
+    spec.humans = args.humans;
+    spec.realms = args.realms;
+    spec.vlob_versions_per_realm = args.vlobs_per_realm;
+    spec.blocks_per_realm = args.blocks_per_realm;
+    spec.block_size_min = args.block_size_min.as_u64() as usize;
+    spec.block_size_max = args.block_size_max.as_u64() as usize;
+    if let Some(seed) = args.seed {
+        spec.seed = seed;
+    }
+    let org = testbed::populate(&client, &spec).await.map_err(fail)?;
+    println!(
+        "Organization {} created ({} realms):",
+        org.organization_id,
+        org.realms.len()
+    );
+    for realm in &org.realms {
+        println!(
+            "  realm {}  created {}  {} vlob versions, {} blocks",
+            realm.realm_id.simple(),
+            crate::ids::format_timestamp(realm.created_on.timestamp_micros()),
+            realm.vlob_versions,
+            realm.blocks
+        );
+    }
+    Ok(())
+}
