@@ -188,6 +188,38 @@ async fn main() -> Result<()> {
 
 async fn run(db: &str) -> Result<()> {
     let client = connect(db).await?;
+    if std::env::var("LARGE").is_ok() {
+        testbed::create_schema(&client).await?;
+        let spec = OrgSpec::large("LargeOrg");
+        let t = Instant::now();
+        let mut seen = 0u64;
+        let org = testbed::populate_with_sink(&client, &spec, &mut |_, data| {
+            seen += data.len() as u64;
+            Ok(())
+        })
+        .await?;
+        println!(
+            "large: {:?} sink saw {:.2} GiB; realms {:?}",
+            t.elapsed(),
+            seen as f64 / (1u64 << 30) as f64,
+            org.realms
+                .iter()
+                .map(|r| (r.vlob_versions, r.blocks, r.block_bytes))
+                .collect::<Vec<_>>()
+        );
+        let row = client.query_one("SELECT pg_size_pretty(pg_database_size(current_database())), (SELECT count(*) FROM block_data), (SELECT count(*) FROM vlob_atom)", &[]).await?;
+        println!(
+            "db size {} block_data {} vlob_atom {}",
+            row.get::<_, String>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2)
+        );
+        let ids: Vec<i32> = org.realms.iter().map(|r| r.internal_id).collect();
+        let t = Instant::now();
+        let ok = run_checks(&client, &ids).await?;
+        println!("checks {:?} ALL OK: {ok}", t.elapsed());
+        return Ok(());
+    }
     let t = Instant::now();
     testbed::create_schema(&client).await?;
     let dump = std::fs::read_to_string("/work/shared/fixtures/parsec-v3-db/testbed-data.sql")?;
@@ -315,6 +347,42 @@ async fn run(db: &str) -> Result<()> {
     std::fs::write("/tmp/tb_scratch_cert.zst", &cert[65..])?;
     let svc: Vec<u8> = client.query_one("SELECT service_certificate FROM sequester_service s JOIN organization o ON o._id = s.organization WHERE o.organization_id = 'MediumOrg' ORDER BY s._id LIMIT 1", &[]).await?.get(0);
     std::fs::write("/tmp/tb_scratch_svc.zst", &svc[18 + 128 + 1..])?;
-    println!("ALL OK: {}", small_ok && medium_ok);
+    let row = client.query_one("SELECT (SELECT max(certified_on) FROM realm_archiving a JOIN realm r ON r._id = a.realm WHERE r._id = ANY($1)),
+        (SELECT max(created_on) FROM vlob_atom WHERE realm = ANY($1)), (SELECT max(created_on) FROM block WHERE realm = ANY($1)),
+        (SELECT max(certified_on) FROM realm_user_role WHERE realm = ANY($1))", &[&ids]).await?;
+    let (arch, v, bl, ro): (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let end_ok = arch == m.end && v < m.end && bl < m.end && ro < m.end;
+    println!("end check: archiving={arch} end={} ok={end_ok}", m.end);
+    // Error paths: duplicate organization, failing sink; the connection must stay usable.
+    let dup = testbed::populate(&client, &OrgSpec::small("SmallOrg")).await;
+    println!(
+        "duplicate org -> {:?}",
+        dup.as_ref()
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default()
+            .chars()
+            .take(160)
+            .collect::<String>()
+    );
+    let failing =
+        testbed::populate_with_sink(&client, &OrgSpec::small("SinkFails"), &mut |_, _| {
+            anyhow::bail!("sink refused")
+        })
+        .await;
+    println!(
+        "failing sink -> {:?}",
+        failing.as_ref().err().map(|e| format!("{e:#}"))
+    );
+    let row = client.query_one("SELECT (SELECT count(*) FROM organization WHERE organization_id IN ('SmallOrg', 'SinkFails')), (SELECT count(*) FROM block_data WHERE organization_id = 'SinkFails')", &[]).await?;
+    let err_ok =
+        dup.is_err() && failing.is_err() && row.get::<_, i64>(0) == 1 && row.get::<_, i64>(1) == 0;
+    println!("error paths ok: {err_ok}");
+    println!("ALL OK: {}", small_ok && medium_ok && end_ok && err_ok);
     Ok(())
 }

@@ -27,7 +27,7 @@ pub struct Tuning {
 /// How many missing blocks the writer hands out per request.
 const PAGE: usize = 2_000;
 /// Also commit at least this often, so an interruption loses little.
-const COMMIT_INTERVAL: Duration = Duration::from_secs(2);
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 enum Message {
     NextPage {

@@ -102,8 +102,12 @@ impl ExportFile {
         .map_err(|e| Error::sqlite(path, e))?;
         // FULL: a commit is durable once it returns, so what we report as saved is saved
         // even on power loss. Commits are large and few, so the cost is small.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;")
-            .map_err(|e| Error::sqlite(path, e))?;
+        // Foreign keys off, as in Parsec (the bundled SQLite turns them on by default): files
+        // written before a Parsec fix declare a foreign key to a column that does not exist.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA foreign_keys = OFF;",
+        )
+        .map_err(|e| Error::sqlite(path, e))?;
         Ok(ExportFile {
             conn,
             path: path.to_owned(),

@@ -345,6 +345,16 @@ mod tests {
         assert!(spec.validate().is_err());
     }
 
+    /// Compile-time check: the generation futures can be spawned on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn futures_are_send(client: &Client, spec: &OrgSpec) {
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send(&populate(client, spec));
+        assert_send(&populate_with_sink(client, spec, &mut |_, _| Ok(())));
+        assert_send(&create_schema(client));
+        assert_send(&load_sql_dump(client, ""));
+    }
+
     #[test]
     fn schema_has_no_migration_rows() {
         assert!(!SCHEMA_SQL.to_lowercase().contains("insert into"));

@@ -28,6 +28,7 @@ fn fetched_by_run(stdout: &str) -> i64 {
 fn cut(full: &Path, to: &Path, sql: &str, with_bounds: bool) {
     std::fs::copy(full, to).unwrap();
     let conn = Connection::open(to).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
     if with_bounds {
         // The bounds an export of this snapshot records at creation (README, "Consistency").
         conn.execute_batch(
@@ -74,7 +75,9 @@ async fn resuming_from_every_state_gives_the_uninterrupted_content() {
             &partial,
             "SELECT (SELECT COUNT(*) FROM block) - (SELECT COUNT(*) FROM block_data)",
         );
-        let missing_after_meta = if state.contains("data") {
+        // Until the block metadata is complete, every block is still to fetch.
+        let metadata_complete = matches!(state, "blocks-metadata" | "half-blocks-data");
+        let missing_after_meta = if metadata_complete {
             missing
         } else {
             total_blocks
@@ -179,12 +182,12 @@ fn run_and_signal(
     )
 }
 
-async fn busy_db(hint: &str) -> (TestDb, uuid::Uuid) {
+async fn busy_db(hint: &str, blocks: usize) -> (TestDb, uuid::Uuid) {
     let db = TestDb::with_schema(hint).await;
     let client = db.client().await;
     let mut spec = OrgSpec::small("BusyOrg");
     spec.realms = 1;
-    spec.blocks_per_realm = 120;
+    spec.blocks_per_realm = blocks;
     spec.vlob_versions_per_realm = 120;
     spec.block_size_min = 1024;
     spec.block_size_max = 8192;
@@ -194,7 +197,7 @@ async fn busy_db(hint: &str) -> (TestDb, uuid::Uuid) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
-    let (db, realm) = busy_db("resume_signals").await;
+    let (db, realm) = busy_db("resume_signals", 120).await;
     let client = db.client().await;
     slow_down(&client, "block_data", "data", 25).await;
     slow_down(&client, "vlob_atom", "blob", 10).await;
@@ -243,14 +246,14 @@ async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_block_data_then_resume() {
-    let (db, realm) = busy_db("resume_kill").await;
+    let (db, realm) = busy_db("resume_kill", 240).await;
     let client = db.client().await;
-    slow_down(&client, "block_data", "data", 20).await;
+    slow_down(&client, "block_data", "data", 30).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kill.sqlite");
     let realm_s = realm.simple().to_string();
-    let jobs = 4;
-    for delay in [900, 1500] {
+    let jobs = 2;
+    for delay in [1500, 1500] {
         let (code, out) = run_and_signal(
             &mut export_cmd(
                 &db.url,
