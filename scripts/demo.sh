@@ -12,27 +12,17 @@ echo "== Building (release)…"
 cargo build --release --quiet
 BIN="$ROOT/target/release/parsec-sequester"
 
-pg_bin() {
-    if command -v "$1" >/dev/null 2>&1; then command -v "$1"; else ls /usr/lib/postgresql/*/bin/"$1" | sort | tail -n 1; fi
-}
+. scripts/lib-pg.sh
 WORK=$(mktemp -d /tmp/parsec-sequester-demo.XXXXXX)
-PGDATA="$WORK/pg"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
-as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
-}
-[ "$(id -u)" -eq 0 ] && chown nobody "$WORK"
 cleanup() {
-    as_pg "$(pg_bin pg_ctl)" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
+    pg_stop
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-echo "== Starting a throwaway PostgreSQL on 127.0.0.1:$PORT…"
-as_pg "$(pg_bin initdb)" -D "$PGDATA" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
-as_pg "$(pg_bin pg_ctl)" -D "$PGDATA" -l "$WORK/pg/log" -w \
-    -o "-k $PGDATA -p $PORT -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-DB="postgresql://postgres@127.0.0.1:$PORT/postgres"
+echo "== Starting a throwaway PostgreSQL…"
+pg_start "$WORK/pg"
+DB="$PG_URL"
 
 echo "== Generating an organization (Parsec v3 tables, blocks in PostgreSQL)…"
 "$BIN" testbed populate --db "$DB" --create-schema --organization DemoOrg --sequestered \
