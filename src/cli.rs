@@ -108,3 +108,16 @@ pub struct ExportRealmArgs {
     #[arg(short, long)]
     pub quiet: bool,
 }
+
+impl Command {
+    /// The `--db` URL the command was given, so that its password can be scrubbed from any
+    /// message (see `secrets`).
+    pub fn db_url(&self) -> Option<&str> {
+        match self {
+            Command::ExportRealm(args) => Some(&args.db.db),
+            Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
+                Some(&args.db)
+            }
+        }
+    }
+}

@@ -1,17 +1,13 @@
 //! Defence in depth: whatever a library puts in an error message, the database password
 //! never reaches the terminal or the logs.
 
-use crate::cli::{Cli, Command};
+use crate::cli::Cli;
 use crate::db::DbTarget;
 
 pub fn collect(cli: &Cli) -> Vec<String> {
-    use crate::commands::testbed::TestbedCommand;
-    let db_url = match &cli.command {
-        Command::ExportRealm(args) => &args.db.db,
-        Command::Testbed(TestbedCommand::Populate(args)) => &args.db,
-    };
-    DbTarget::parse(db_url)
-        .ok()
+    cli.command
+        .db_url()
+        .and_then(|url| DbTarget::parse(url).ok())
         .and_then(|t| t.secret().map(str::to_owned))
         .into_iter()
         .collect()
