@@ -58,8 +58,10 @@ pub struct ExportRealmArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
-    /// Blockstore configuration, as given to the Parsec server: POSTGRESQL (blocks in the
-    /// database's block_data table). Repeatable (RAID); env values are whitespace-separated.
+    /// Blockstore configuration, as given to the Parsec server: POSTGRESQL,
+    /// s3:[<endpoint>]:<region>:<bucket>:<key>:<secret>,
+    /// swift:<auth_url>:<tenant>:<container>:<user>:<password>, or repeated
+    /// RAID0|RAID1|RAID5:<node>:<store> (env: values separated by whitespace).
     #[arg(
         short = 'b',
         long = "blockstore",
@@ -104,6 +106,15 @@ pub struct ExportRealmArgs {
     #[arg(long, default_value = "64MiB", value_name = "SIZE")]
     pub buffer_size: bytesize::ByteSize,
 
+    /// Retries of a block read when the store is unavailable (exponential backoff from 0.5 s,
+    /// capped at 30 s). "Not found" is never retried.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub retries: u32,
+
+    /// Time limit for one block read attempt, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub block_timeout: u64,
+
     /// No progress display (errors and the final summary are still printed).
     #[arg(short, long)]
     pub quiet: bool,
@@ -117,6 +128,16 @@ impl Command {
             Command::ExportRealm(args) => Some(&args.db.db),
             Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
                 Some(&args.db)
+            }
+        }
+    }
+
+    /// The `--blockstore` values, whose credentials are scrubbed too.
+    pub fn blockstore_values(&self) -> &[String] {
+        match self {
+            Command::ExportRealm(args) => &args.blockstore,
+            Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
+                &args.blockstore
             }
         }
     }

@@ -1,46 +1,108 @@
-//! Where block data lives. Each store implements one small trait; behaviours such as retries
-//! or RAID are layered as wrappers around it.
+//! Where block data lives. Each store implements one small trait (`BlockStore`); RAID and
+//! retries are wrappers around that trait, not special cases inside a store.
 
 mod config;
 mod postgresql;
+pub mod raid;
+mod retry;
+mod s3;
+mod swift;
 
-pub use config::{parse_blockstore_configs, BlockstoreConfig};
+pub use config::{
+    parse_blockstore_configs, BlockstoreConfig, RaidMode, S3Config, SingleStore, SwiftConfig,
+};
 pub use postgresql::PostgresqlBlockStore;
+pub use retry::{RetryPolicy, Retrying};
+pub use s3::S3BlockStore;
+pub use swift::SwiftBlockStore;
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use uuid::Uuid;
+
+use crate::db::DbTarget;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The store answered: it does not have this block.
     NotFound,
-    /// The store could not answer (network, timeout, 5xx…): worth retrying.
+    /// The store could not answer (connection, timeout, 5xx, body cut…): worth retrying.
     Unavailable(String),
 }
 
-pub trait BlockStore: Send + Sync {
-    /// A description for messages; never contains credentials.
-    fn describe(&self) -> String;
-
-    fn read<'a>(
-        &'a self,
-        organization_id: &'a str,
-        block_id: Uuid,
-    ) -> BoxFuture<'a, Result<Vec<u8>, StoreError>>;
+impl StoreError {
+    pub fn unavailable(reason: impl std::fmt::Display) -> Self {
+        StoreError::Unavailable(reason.to_string())
+    }
 }
 
-/// Builds the store described by the `--blockstore` values.
+pub type ReadResult = std::result::Result<Vec<u8>, StoreError>;
+
+pub trait BlockStore: Send + Sync {
+    /// Where the store is, for messages; never contains credentials.
+    fn describe(&self) -> String;
+
+    /// Reads one block (object `<organization_id>/<block uuid>` on object stores).
+    fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult>;
+
+    /// Checks at start-up that the store answers and the bucket/container exists, so that a
+    /// wrong configuration fails at once rather than on the first block.
+    fn check<'a>(
+        &'a self,
+        organization_id: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<(), StoreError>>;
+}
+
+/// Object name shared by S3 and Swift (reference §5.2).
+pub fn object_name(organization_id: &str, block_id: Uuid) -> String {
+    format!("{organization_id}/{}", block_id.hyphenated())
+}
+
+/// Builds the store described by the `--blockstore` values, checks it answers, and wraps
+/// it with retries.
 pub async fn open(
-    configs: &[BlockstoreConfig],
-    db: &crate::db::DbTarget,
-    connections: usize,
-) -> crate::error::Result<Box<dyn BlockStore>> {
-    match configs {
-        [BlockstoreConfig::Postgresql] => Ok(Box::new(
-            PostgresqlBlockStore::connect(db, connections).await?,
-        )),
-        _ => Err(crate::error::Error::BlockstoreConfig(
-            "internal: unsupported blockstore configuration reached open()".into(),
-        )),
-    }
+    config: &BlockstoreConfig,
+    db: &DbTarget,
+    db_connections: usize,
+    retry: RetryPolicy,
+    organization_id: &str,
+) -> Result<Arc<dyn BlockStore>> {
+    let store: Arc<dyn BlockStore> = match config {
+        BlockstoreConfig::Single(single) => open_single(single, db, db_connections).await?,
+        BlockstoreConfig::Raid(mode, nodes) => {
+            let mut opened = Vec::with_capacity(nodes.len());
+            for node in nodes {
+                opened.push(open_single(node, db, db_connections).await?);
+            }
+            raid::build(*mode, opened)
+        }
+    };
+    // A RAID1/RAID5 array is usable with one node down: only the array as a whole is checked.
+    store.check(organization_id).await.map_err(|e| match e {
+        StoreError::NotFound => Error::BlockstoreUnavailable {
+            store: store.describe(),
+            reason: "the bucket or container does not exist".into(),
+        },
+        StoreError::Unavailable(reason) => Error::BlockstoreUnavailable {
+            store: store.describe(),
+            reason,
+        },
+    })?;
+    Ok(Arc::new(Retrying::new(store, retry)))
+}
+
+async fn open_single(
+    single: &SingleStore,
+    db: &DbTarget,
+    db_connections: usize,
+) -> Result<Arc<dyn BlockStore>> {
+    Ok(match single {
+        SingleStore::Postgresql => {
+            Arc::new(PostgresqlBlockStore::connect(db, db_connections).await?)
+        }
+        SingleStore::S3(c) => Arc::new(S3BlockStore::new(c)?),
+        SingleStore::Swift(c) => Arc::new(SwiftBlockStore::new(c)?),
+    })
 }

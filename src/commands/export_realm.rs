@@ -4,7 +4,7 @@
 use indicatif::HumanBytes;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::blockstore::parse_blockstore_configs;
+use crate::blockstore::{parse_blockstore_configs, RetryPolicy};
 use crate::cli::ExportRealmArgs;
 use crate::db::DbTarget;
 use crate::error::{Error, Result};
@@ -30,6 +30,16 @@ pub fn request_from_args(args: &ExportRealmArgs) -> Result<ExportRequest> {
     if args.buffer_size.as_u64() < 1024 * 1024 {
         return Err(Error::Usage("--buffer-size must be at least 1MiB".into()));
     }
+    if args.block_timeout == 0 {
+        return Err(Error::Usage(
+            "--block-timeout must be at least 1 second".into(),
+        ));
+    }
+    let retry = RetryPolicy {
+        retries: args.retries,
+        attempt_timeout: std::time::Duration::from_secs(args.block_timeout),
+        ..RetryPolicy::default()
+    };
     let output = args
         .output
         .clone()
@@ -38,6 +48,7 @@ pub fn request_from_args(args: &ExportRealmArgs) -> Result<ExportRequest> {
     Ok(ExportRequest {
         db,
         blockstore,
+        retry,
         organization_id,
         realm_id,
         snapshot,

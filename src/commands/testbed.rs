@@ -50,6 +50,18 @@ pub struct PopulateArgs {
     pub block_size_max: ByteSize,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Where to put the blocks: POSTGRESQL (block_data), or S3 stores (s3:…, RAID0/1/5 of
+    /// s3:… nodes), laid out as Parsec's server writes them.
+    #[arg(
+        short = 'b',
+        long = "blockstore",
+        default_value = "POSTGRESQL",
+        hide_default_value = true
+    )]
+    pub blockstore: Vec<String>,
+    /// With an S3 blockstore, also keep a copy of the blocks in block_data.
+    #[arg(long)]
+    pub also_in_db: bool,
 }
 
 pub async fn run(command: TestbedCommand) -> Result<()> {
@@ -99,7 +111,17 @@ async fn populate(args: PopulateArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         spec.seed = seed;
     }
-    let org = testbed::populate(&client, &spec).await.map_err(fail)?;
+    let blockstore = crate::blockstore::parse_blockstore_configs(&args.blockstore)?;
+    let uploader = testbed::BlockUploader::for_config(&blockstore).map_err(fail)?;
+    spec.store_blocks_in_db = uploader.is_none() || args.also_in_db;
+    let org = match &uploader {
+        None => testbed::populate(&client, &spec).await,
+        Some(up) => {
+            let mut sink = testbed::upload_sink(up, &organization_id);
+            testbed::populate_with_sink(&client, &spec, &mut sink).await
+        }
+    }
+    .map_err(fail)?;
     println!(
         "Organization {} created ({} realms):",
         org.organization_id,

@@ -21,7 +21,7 @@ use uuid::Uuid;
 pub use blocks_data::Tuning;
 pub use output::{OutputTarget, SnapshotChoice};
 
-use crate::blockstore::{self, BlockstoreConfig};
+use crate::blockstore::{self, BlockstoreConfig, RetryPolicy};
 use crate::db::{self, DbTarget};
 use crate::error::{Error, Result};
 use crate::format::{self, ExistingFile, ExportFile, Info, Steps};
@@ -62,7 +62,8 @@ impl Interrupt {
 
 pub struct ExportRequest {
     pub db: DbTarget,
-    pub blockstore: Vec<BlockstoreConfig>,
+    pub blockstore: BlockstoreConfig,
+    pub retry: RetryPolicy,
     pub organization_id: String,
     pub realm_id: Uuid,
     pub snapshot: SnapshotChoice,
@@ -119,6 +120,23 @@ pub async fn export_realm(
         .map_err(|e| Error::db("starting a read-only snapshot", e))?;
     let source = base_info::locate(&tx, &schema, &req.organization_id, req.realm_id).await?;
     base_info::check_snapshot_after_creation(&tx, &source, snapshot).await?;
+    let already_complete =
+        matches!(&resolved.existing, ExistingFile::Export { info, .. } if info.steps.complete());
+    // A wrong blockstore configuration fails now, not after hours of metadata export.
+    let store = if already_complete {
+        None
+    } else {
+        Some(
+            blockstore::open(
+                &req.blockstore,
+                &req.db,
+                req.db_connections,
+                req.retry,
+                &req.organization_id,
+            )
+            .await?,
+        )
+    };
 
     // Open or create the file; decide the bounds.
     let (mut file, bounds, exact_totals, created) = match &resolved.existing {
@@ -247,9 +265,7 @@ pub async fn export_realm(
     ));
     let step = progress.step(4, "Exporting blocks data", block_bytes as u64, Unit::Bytes);
     let mut fetched = (0, 0);
-    if missing_count > 0 {
-        let store: Arc<dyn blockstore::BlockStore> =
-            Arc::from(blockstore::open(&req.blockstore, &req.db, req.db_connections).await?);
+    if let (true, Some(store)) = (missing_count > 0, store) {
         let (returned, result) = blocks_data::export(
             file,
             store,

@@ -19,7 +19,10 @@ mod certificates;
 mod encoding;
 mod plan;
 mod random;
+mod stores;
 mod writer;
+
+pub use stores::{upload_sink, BlockUploader};
 
 use anyhow::{ensure, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};

@@ -227,9 +227,9 @@ fn bad_options_are_usage_errors() {
         (&["--organization", "bad org"], 2, "invalid organization ID"),
         (&["--blockstore", "MOCKED"], 33, "MOCKED"),
         (
-            &["--blockstore", "s3::eu:bucket:key:TopSecretS3"],
+            &["--blockstore", "s3:h:eu:bucket:key:TopSecretS3:x"],
             33,
-            "not supported yet",
+            "6 fields after the type",
         ),
         (&["--blockstore", "nonsense"], 33, "invalid blockstore type"),
         (&["--jobs", "0"], 2, "--jobs"),
