@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build, test and demo parsec-sequester:
-# PostgreSQL's server binaries (initdb, postgres) from Debian's packages.
+# PostgreSQL's server binaries (initdb, postgres) from Debian's packages, and Garage (S3).
 # The Rust toolchain itself is expected to be there (rustup/cargo).
 set -euo pipefail
 
@@ -22,4 +22,12 @@ command -v cargo >/dev/null 2>&1 || {
     echo "install-deps: cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
     exit 1
 }
+
+# Garage: the real S3 server the tests run (one process per store / RAID node).
+# Built from crates.io; takes several minutes the first time, then it is cached in ~/.cargo/bin.
+if ! garage --version >/dev/null 2>&1 && ! "$HOME/.cargo/bin/garage" --version >/dev/null 2>&1; then
+    echo "install-deps: installing Garage 2.5.0 (S3 server for the tests; ~6-10 min on 2 cores)…"
+    cargo install garage --locked --version 2.5.0 --quiet
+fi
+
 echo "install-deps: ok"

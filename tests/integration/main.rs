@@ -5,6 +5,8 @@ mod export_errors;
 mod export_fixture;
 mod export_generated;
 mod export_resume;
+mod export_s3;
+mod garage;
 mod harness;
 mod oracle;
 mod rows;
