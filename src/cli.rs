@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::report::style::ColorMode;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "parsec-sequester",
@@ -26,6 +28,15 @@ pub enum Command {
     /// Export one realm into a realm-export SQLite file (resumable).
     #[command(alias = "export_realm")]
     ExportRealm(ExportRealmArgs),
+
+    /// Who had access to which realm, and when: per human and user, the profile history and
+    /// every role certificate in every realm (find what to export).
+    #[command(alias = "human_accesses")]
+    HumanAccesses(HumanAccessesArgs),
+
+    /// The realms of an organization: creation date, status, current owners, and what an
+    /// export of each would weigh now.
+    Realms(RealmsArgs),
 
     /// Generate Parsec data in a staging database, to rehearse an export.
     #[command(subcommand)]
@@ -120,12 +131,64 @@ pub struct ExportRealmArgs {
     pub quiet: bool,
 }
 
+/// Options shared by the read-only reports (`human-accesses`, `realms`).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// PostgreSQL URL of the Parsec server's database: postgresql://USER:PASSWORD@HOST:PORT/DB
+    /// (postgres:// too; unix socket: postgresql:///DB?host=/run/postgresql).
+    #[arg(long, env = "PARSEC_DB", hide_env_values = true, value_name = "URL")]
+    pub db: String,
+
+    /// Organization ID.
+    #[arg(
+        long = "organization",
+        visible_alias = "organization-id",
+        value_name = "ORG"
+    )]
+    pub organization: String,
+
+    /// Print one JSON document instead of the text report (shape documented in the README).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Colours in the text report: auto = only on a terminal, and not when NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorMode::Auto, value_name = "WHEN")]
+    pub color: ColorMode,
+
+    /// Accepted for compatibility with Parsec's CLI; not used (a report uses one connection).
+    #[arg(long, hide = true)]
+    pub db_min_connections: Option<usize>,
+
+    /// Accepted for compatibility with Parsec's CLI; not used (a report uses one connection).
+    #[arg(long, hide = true)]
+    pub db_max_connections: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct HumanAccessesArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    /// Only users whose human name, email or user ID (32 hex or hyphenated) contains every
+    /// whitespace-separated term of TEXT, ignoring case.
+    #[arg(long = "query", visible_alias = "filter", value_name = "TEXT")]
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RealmsArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
 impl Command {
     /// The `--db` URL the command was given, so that its password can be scrubbed from any
     /// message (see `secrets`).
     pub fn db_url(&self) -> Option<&str> {
         match self {
             Command::ExportRealm(args) => Some(&args.db.db),
+            Command::HumanAccesses(args) => Some(&args.report.db),
+            Command::Realms(args) => Some(&args.report.db),
             Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
                 Some(&args.db)
             }
@@ -139,6 +202,7 @@ impl Command {
             Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
                 &args.blockstore
             }
+            Command::HumanAccesses(_) | Command::Realms(_) => &[],
         }
     }
 }

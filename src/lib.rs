@@ -10,5 +10,6 @@ pub mod export;
 pub mod format;
 pub mod ids;
 pub mod progress;
+pub mod report;
 pub mod secrets;
 pub mod testbed;

@@ -22,6 +22,8 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::ExportRealm(args) => commands::export_realm::run(args).await,
+            Command::HumanAccesses(args) => commands::human_accesses::run(args).await,
+            Command::Realms(args) => commands::realms::run(args).await,
             Command::Testbed(command) => commands::testbed::run(command).await,
         }
     });

@@ -1,4 +1,6 @@
 //! One file per command.
 
 pub mod export_realm;
+pub mod human_accesses;
+pub mod realms;
 pub mod testbed;

@@ -125,3 +125,73 @@ pub const BLOCKS: &str = "
 /// The POSTGRESQL blockstore: `$1` organization public ID, `$2` block UUID.
 pub const BLOCK_DATA: &str =
     "SELECT data FROM block_data WHERE organization_id = $1::text AND block_id = $2";
+
+// --- Reports: human-accesses and realms -------------------------------------------------------
+//
+// Run inside one REPEATABLE READ READ ONLY transaction, `$1` = organization internal id. Every
+// ORDER BY ends with `_id` so that rows sharing a timestamp still come in a stable order.
+
+/// The transaction's start time: "now" for the sizes of the realms report.
+pub const TRANSACTION_TIME: &str = "SELECT now()";
+
+/// Every user of the organization with its human.
+pub const REPORT_USERS: &str = "
+    SELECT u._id, u.user_id, u.created_on, u.revoked_on, u.initial_profile::text,
+           h._id, h.label::text, h.email::text
+    FROM user_ u JOIN human h ON h._id = u.human
+    WHERE u.organization = $1
+    ORDER BY u._id";
+
+/// Profile changes (user-update certificates), oldest first.
+pub const REPORT_PROFILE_CHANGES: &str = "
+    SELECT p.user_, p.profile::text, p.certified_on
+    FROM profile p JOIN user_ u ON u._id = p.user_
+    WHERE u.organization = $1
+    ORDER BY p.certified_on, p._id";
+
+/// Every realm role certificate (grant, change or removal = NULL role), oldest first.
+pub const REPORT_ROLE_CHANGES: &str = "
+    SELECT r.user_, re.realm_id, r.role::text, r.certified_on
+    FROM realm_user_role r JOIN realm re ON re._id = r.realm
+    WHERE re.organization = $1
+    ORDER BY r.certified_on, r._id";
+
+/// Realms with their status column (migration 0022 and later) or without (always available).
+pub const REPORT_REALMS_WITH_STATUS: &str = "
+    SELECT _id, realm_id, created_on, status::text FROM realm WHERE organization = $1
+    ORDER BY created_on, realm_id";
+pub const REPORT_REALMS_WITHOUT_STATUS: &str = "
+    SELECT _id, realm_id, created_on, 'AVAILABLE'::text FROM realm WHERE organization = $1
+    ORDER BY created_on, realm_id";
+
+/// The latest archiving certificate of each realm that has one.
+pub const REPORT_LATEST_ARCHIVING: &str = "
+    SELECT DISTINCT ON (a.realm) a.realm, a.configuration::text, a.certified_on, a.deletion_date
+    FROM realm_archiving a JOIN realm re ON re._id = a.realm
+    WHERE re.organization = $1
+    ORDER BY a.realm, a.certified_on DESC, a._id DESC";
+
+/// Current owners: users whose latest role certificate in the realm gives OWNER.
+pub const REPORT_OWNERS: &str = "
+    SELECT l.realm, u.user_id, h.label::text, h.email::text, u.revoked_on
+    FROM (
+        SELECT DISTINCT ON (r.realm, r.user_) r.realm, r.user_, r.role
+        FROM realm_user_role r JOIN realm re ON re._id = r.realm
+        WHERE re.organization = $1
+        ORDER BY r.realm, r.user_, r.certified_on DESC, r._id DESC
+    ) AS l
+    JOIN user_ u ON u._id = l.user_ JOIN human h ON h._id = u.human
+    WHERE l.role = 'OWNER'
+    ORDER BY l.realm, u.created_on, u.user_id";
+
+/// What an export of each realm would weigh today: all of its rows, count and bytes.
+pub const REPORT_VLOB_SIZES: &str = "
+    SELECT v.realm, COUNT(*), COALESCE(SUM(v.size), 0)::int8
+    FROM vlob_atom v JOIN realm re ON re._id = v.realm
+    WHERE re.organization = $1
+    GROUP BY v.realm";
+pub const REPORT_BLOCK_SIZES: &str = "
+    SELECT b.realm, COUNT(*), COALESCE(SUM(b.size), 0)::int8
+    FROM block b JOIN realm re ON re._id = b.realm
+    WHERE re.organization = $1
+    GROUP BY b.realm";

@@ -3,7 +3,7 @@
 use crate::export_generated::generated_db;
 use crate::harness::{export_cmd, run, tool, TestDb};
 
-fn assert_fails(r: &crate::harness::Run, code: i32, needles: &[&str]) {
+pub fn assert_fails(r: &crate::harness::Run, code: i32, needles: &[&str]) {
     assert_eq!(
         r.code, code,
         "exit code\nstdout:\n{}\nstderr:\n{}",

@@ -18,7 +18,11 @@ async fn db_with_stores(hint: &str, layouts: &[Vec<String>]) -> (TestDb, uuid::U
     let client = db.client().await;
     let uploaders: Vec<BlockUploader> = layouts
         .iter()
-        .map(|values| BlockUploader::for_config(&parse_blockstore_configs(values).unwrap()).unwrap().unwrap())
+        .map(|values| {
+            BlockUploader::for_config(&parse_blockstore_configs(values).unwrap())
+                .unwrap()
+                .unwrap()
+        })
         .collect();
     let mut spec = OrgSpec::small("S3Org");
     spec.realms = 1;
@@ -34,14 +38,24 @@ async fn db_with_stores(hint: &str, layouts: &[Vec<String>]) -> (TestDb, uuid::U
             })
         })
     };
-    let org = testbed::populate_with_sink(&client, &spec, &mut sink).await.unwrap();
+    let org = testbed::populate_with_sink(&client, &spec, &mut sink)
+        .await
+        .unwrap();
     (db, org.realms[0].realm_id)
 }
 
 fn export(db: &TestDb, realm: uuid::Uuid, out: &Path, stores: &[String], extra: &[&str]) -> Run {
     let mut cmd = crate::harness::tool();
-    cmd.args(["export-realm", "--db", &db.url, "--organization", "S3Org", "--realm", &realm.simple().to_string()])
-        .args(["--snapshot-timestamp", T]);
+    cmd.args([
+        "export-realm",
+        "--db",
+        &db.url,
+        "--organization",
+        "S3Org",
+        "--realm",
+        &realm.simple().to_string(),
+    ])
+    .args(["--snapshot-timestamp", T]);
     for s in stores {
         cmd.args(["--blockstore", s]);
     }
@@ -53,28 +67,54 @@ fn export(db: &TestDb, realm: uuid::Uuid, out: &Path, stores: &[String], extra: 
 /// so that only the object stores can answer.
 async fn reference(db: &TestDb, realm: uuid::Uuid, dir: &Path) -> PathBuf {
     let file = dir.join("from-postgresql.sqlite");
-    run(&mut export_cmd(&db.url, "S3Org", &realm.simple().to_string(), &file, &["--snapshot-timestamp", T])).ok();
-    db.client().await.batch_execute("ALTER TABLE block_data RENAME TO block_data_hidden").await.unwrap();
+    run(&mut export_cmd(
+        &db.url,
+        "S3Org",
+        &realm.simple().to_string(),
+        &file,
+        &["--snapshot-timestamp", T],
+    ))
+    .ok();
+    db.client()
+        .await
+        .batch_execute("ALTER TABLE block_data RENAME TO block_data_hidden")
+        .await
+        .unwrap();
     file
 }
 
 fn nodes(garages: &[Garage], mode: &str, bucket: &str) -> Vec<String> {
-    garages.iter().enumerate().map(|(i, g)| format!("{mode}:{i}:{}", g.blockstore(bucket))).collect()
+    garages
+        .iter()
+        .enumerate()
+        .map(|(i, g)| format!("{mode}:{i}:{}", g.blockstore(bucket)))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_and_every_raid_mode_export_the_same_content_healthy_and_degraded() {
-    let mut garages: Vec<Garage> = (0..3).map(|_| Garage::start(&["single", "raid0", "raid1", "raid5"])).collect();
+    let mut garages: Vec<Garage> = (0..3)
+        .map(|_| Garage::start(&["single", "raid0", "raid1", "raid5"]))
+        .collect();
     let single = vec![garages[0].blockstore("single")];
     let raid0 = nodes(&garages, "RAID0", "raid0");
     let raid1 = nodes(&garages, "RAID1", "raid1");
     let raid5 = nodes(&garages, "RAID5", "raid5");
-    let (db, realm) = db_with_stores("s3_raid", &[single.clone(), raid0.clone(), raid1.clone(), raid5.clone()]).await;
+    let (db, realm) = db_with_stores(
+        "s3_raid",
+        &[single.clone(), raid0.clone(), raid1.clone(), raid5.clone()],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let reference = reference(&db, realm, dir.path()).await;
     assert!(scalar(&reference, "SELECT COUNT(*) FROM block_data") >= 60);
 
-    for (name, stores) in [("single", &single), ("raid0", &raid0), ("raid1", &raid1), ("raid5", &raid5)] {
+    for (name, stores) in [
+        ("single", &single),
+        ("raid0", &raid0),
+        ("raid1", &raid1),
+        ("raid5", &raid5),
+    ] {
         let file = dir.path().join(format!("{name}.sqlite"));
         export(&db, realm, &file, stores, &[]).ok();
         assert_same_content(&file, &reference);
@@ -102,7 +142,7 @@ async fn s3_and_every_raid_mode_export_the_same_content_healthy_and_degraded() {
 async fn raid5_rebuilds_a_chunk_missing_from_a_live_node() {
     let garages: Vec<Garage> = (0..3).map(|_| Garage::start(&["raid5"])).collect();
     let raid5 = nodes(&garages, "RAID5", "raid5");
-    let (db, realm) = db_with_stores("s3_raid5_chunk", &[raid5.clone()]).await;
+    let (db, realm) = db_with_stores("s3_raid5_chunk", std::slice::from_ref(&raid5)).await;
     let dir = tempfile::tempdir().unwrap();
     let reference = reference(&db, realm, dir.path()).await;
     // Delete every chunk of node 0: each block is rebuilt from node 1 and the parity.
@@ -133,7 +173,12 @@ fn object_store_for(g: &Garage, bucket: &str) -> object_store::aws::AmazonS3 {
 async fn delete_all(store: &object_store::aws::AmazonS3) {
     use futures::TryStreamExt;
     use object_store::{ObjectStore, ObjectStoreExt};
-    let names: Vec<_> = store.list(None).map_ok(|m| m.location).try_collect().await.unwrap();
+    let names: Vec<_> = store
+        .list(None)
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .unwrap();
     assert!(!names.is_empty());
     for name in names {
         store.delete(&name).await.unwrap();
@@ -144,16 +189,22 @@ async fn delete_all(store: &object_store::aws::AmazonS3) {
 async fn store_failures_are_reported_clearly() {
     let garage = Garage::start(&["blocks"]);
     let store = vec![garage.blockstore("blocks")];
-    let (db, realm) = db_with_stores("s3_failures", &[store.clone()]).await;
+    let (db, realm) = db_with_stores("s3_failures", std::slice::from_ref(&store)).await;
     let dir = tempfile::tempdir().unwrap();
     let _ = reference(&db, realm, dir.path()).await;
     let secret = garage.secret.clone();
 
     // Wrong credentials, wrong bucket, unreachable endpoint: refused at start-up, exit 32,
     // nothing created, no secret shown.
-    let wrong_secret = format!(r"s3:http\://127.0.0.1\:{}:garage:blocks:{}:WrongSecretValue", garage.s3_port, garage.key_id);
+    let wrong_secret = format!(
+        r"s3:http\://127.0.0.1\:{}:garage:blocks:{}:WrongSecretValue",
+        garage.s3_port, garage.key_id
+    );
     let wrong_bucket = garage.blockstore("no-such-bucket");
-    let unreachable = format!(r"s3:http\://127.0.0.1\:1:garage:blocks:{}:{}", garage.key_id, secret);
+    let unreachable = format!(
+        r"s3:http\://127.0.0.1\:1:garage:blocks:{}:{}",
+        garage.key_id, secret
+    );
     for (case, value, needle) in [
         ("credentials", wrong_secret, "s3 bucket `blocks`"),
         ("bucket", wrong_bucket, "no-such-bucket"),
@@ -163,7 +214,11 @@ async fn store_failures_are_reported_clearly() {
         let r = export(&db, realm, &file, &[value], &[]);
         assert_eq!(r.code, 32, "{case}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{case}: {}", r.stderr);
-        assert!(!r.all().contains(&secret) && !r.all().contains("WrongSecretValue"), "{case}: secret shown: {}", r.all());
+        assert!(
+            !r.all().contains(&secret) && !r.all().contains("WrongSecretValue"),
+            "{case}: secret shown: {}",
+            r.all()
+        );
         assert!(!file.exists(), "{case}: a file was created");
     }
 
@@ -172,10 +227,17 @@ async fn store_failures_are_reported_clearly() {
     let victim = {
         use futures::TryStreamExt;
         use object_store::ObjectStore;
-        let first: Vec<_> = s3.list(None).map_ok(|m| m.location).try_collect().await.unwrap();
+        let first: Vec<_> = s3
+            .list(None)
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .unwrap();
         first[0].clone()
     };
-    object_store::ObjectStoreExt::delete(&s3, &victim).await.unwrap();
+    object_store::ObjectStoreExt::delete(&s3, &victim)
+        .await
+        .unwrap();
     let file = dir.path().join("missing.sqlite");
     let r = export(&db, realm, &file, &store, &[]);
     assert_eq!(r.code, 30, "{}", r.stderr);
@@ -191,26 +253,45 @@ async fn an_s3_restart_mid_export_loses_and_doubles_nothing() {
     let store = vec![garage.blockstore("blocks")];
     let db = TestDb::with_schema("s3_restart").await;
     let client = db.client().await;
-    let uploader = BlockUploader::for_config(&parse_blockstore_configs(&store).unwrap()).unwrap().unwrap();
+    let uploader = BlockUploader::for_config(&parse_blockstore_configs(&store).unwrap())
+        .unwrap()
+        .unwrap();
     let mut spec = OrgSpec::small("S3Org");
     spec.realms = 1;
     spec.blocks_per_realm = 400;
     spec.block_size_min = 32 * 1024;
     spec.block_size_max = 64 * 1024;
     let mut sink = testbed::upload_sink(&uploader, "S3Org");
-    let org = testbed::populate_with_sink(&client, &spec, &mut sink).await.unwrap();
+    let org = testbed::populate_with_sink(&client, &spec, &mut sink)
+        .await
+        .unwrap();
     let realm = org.realms[0].realm_id;
     let dir = tempfile::tempdir().unwrap();
     let reference = reference(&db, realm, dir.path()).await;
 
     let file = dir.path().join("restart.sqlite");
     let mut cmd = crate::harness::tool();
-    cmd.args(["export-realm", "--db", &db.url, "--organization", "S3Org", "--realm", &realm.simple().to_string()])
-        .args(["--snapshot-timestamp", T, "--blockstore", &store[0], "--jobs", "2"])
-        .env("RUST_LOG", "parsec_sequester=warn")
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "export-realm",
+        "--db",
+        &db.url,
+        "--organization",
+        "S3Org",
+        "--realm",
+        &realm.simple().to_string(),
+    ])
+    .args([
+        "--snapshot-timestamp",
+        T,
+        "--blockstore",
+        &store[0],
+        "--jobs",
+        "2",
+    ])
+    .env("RUST_LOG", "parsec_sequester=warn")
+    .arg(&file)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut log = String::new();
@@ -229,6 +310,9 @@ async fn an_s3_restart_mid_export_loses_and_doubles_nothing() {
     log.extend(lines.map_while(Result::ok).map(|l| l + "\n"));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{log}");
-    assert!(log.contains("retry"), "no read was retried, so the store never failed mid-export:\n{log}");
+    assert!(
+        log.contains("retry"),
+        "no read was retried, so the store never failed mid-export:\n{log}"
+    );
     assert_same_content(&file, &reference);
 }

@@ -7,7 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn garage_bin() -> PathBuf {
@@ -40,9 +43,14 @@ pub struct Garage {
 impl Garage {
     /// Starts a store and creates `buckets` with one read/write key.
     pub fn start(buckets: &[&str]) -> Garage {
-        let dir = tempfile::Builder::new().prefix("parsec-sequester-garage-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("parsec-sequester-garage-")
+            .tempdir()
+            .expect("temp dir");
         let (s3_port, rpc_port, admin_port) = (free_port(), free_port(), free_port());
-        let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let secret: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
         let config = dir.path().join("garage.toml");
         std::fs::write(
             &config,
@@ -84,7 +92,9 @@ admin_token = "test-admin-token"
         g.secret = field(&key, "Secret key");
         for bucket in buckets {
             g.cli(&["bucket", "create", bucket]);
-            g.cli(&["bucket", "allow", "--read", "--write", "--owner", bucket, "--key", "test-key"]);
+            g.cli(&[
+                "bucket", "allow", "--read", "--write", "--owner", bucket, "--key", "test-key",
+            ]);
         }
         g.wait_s3();
         g
@@ -95,7 +105,11 @@ admin_token = "test-admin-token"
             .args(["-c", self.config.to_str().unwrap(), "server"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.path().join("server.log")).map(Stdio::from).unwrap_or(Stdio::null()))
+            .stderr(
+                std::fs::File::create(self.dir.path().join("server.log"))
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null()),
+            )
             .spawn()
             .expect("start garage");
         self.child = Some(child);
@@ -107,20 +121,31 @@ admin_token = "test-admin-token"
             .args(args)
             .output()
             .expect("run garage cli");
-        assert!(out.status.success(), "garage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "garage {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn wait_cli(&self, args: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let out = Command::new(garage_bin()).args(["-c", self.config.to_str().unwrap()]).args(args).output();
+            let out = Command::new(garage_bin())
+                .args(["-c", self.config.to_str().unwrap()])
+                .args(args)
+                .output();
             if let Ok(out) = out {
                 if out.status.success() {
                     return String::from_utf8_lossy(&out.stdout).into_owned();
                 }
             }
-            assert!(Instant::now() < deadline, "garage did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "garage did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -128,7 +153,11 @@ admin_token = "test-admin-token"
     fn wait_s3(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.s3_port)).is_err() {
-            assert!(Instant::now() < deadline, "garage S3 API did not open: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "garage S3 API did not open: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -153,7 +182,10 @@ admin_token = "test-admin-token"
 
     /// The store as Parsec's `--blockstore` option spells it (escaped `http://` endpoint).
     pub fn blockstore(&self, bucket: &str) -> String {
-        format!(r"s3:http\://127.0.0.1\:{}:garage:{bucket}:{}:{}", self.s3_port, self.key_id, self.secret)
+        format!(
+            r"s3:http\://127.0.0.1\:{}:garage:{bucket}:{}:{}",
+            self.s3_port, self.key_id, self.secret
+        )
     }
 }
 
@@ -165,6 +197,10 @@ impl Drop for Garage {
 
 fn field(text: &str, name: &str) -> String {
     text.lines()
-        .find_map(|l| l.trim().strip_prefix(name).map(|rest| rest.trim_start_matches(':').trim().to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(name)
+                .map(|rest| rest.trim_start_matches(':').trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("no `{name}` in garage output:\n{text}"))
 }

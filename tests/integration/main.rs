@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against a real PostgreSQL server.
 
+mod access_facts;
 mod existing_file;
 mod export_errors;
 mod export_fixture;
@@ -7,7 +8,13 @@ mod export_generated;
 mod export_resume;
 mod export_s3;
 mod garage;
+mod golden;
 mod harness;
+mod human_accesses_fixture;
+mod human_accesses_generated;
 mod oracle;
+mod realms_report;
+mod reports_common;
+mod reports_errors;
 mod rows;
 mod schema;
