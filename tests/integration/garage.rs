@@ -35,6 +35,7 @@ pub struct Garage {
     dir: tempfile::TempDir,
     config: PathBuf,
     pub s3_port: u16,
+    rpc_port: u16,
     child: Option<Child>,
     pub key_id: String,
     pub secret: String,
@@ -78,11 +79,14 @@ admin_token = "test-admin-token"
             dir,
             config,
             s3_port,
+            rpc_port,
             child: None,
             key_id: String::new(),
             secret: String::new(),
         };
         g.spawn();
+        // `node id` answers from the key on disk: wait for the server itself.
+        g.wait_port(rpc_port);
         let node = g.wait_cli(&["node", "id", "-q"]);
         let node_id = node.split('@').next().unwrap_or("").trim().to_owned();
         g.cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &node_id]);
@@ -151,11 +155,15 @@ admin_token = "test-admin-token"
     }
 
     fn wait_s3(&self) {
+        self.wait_port(self.s3_port);
+    }
+
+    fn wait_port(&self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.s3_port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "garage S3 API did not open: {}",
+                "garage did not open port {port}: {}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
