@@ -1,42 +1,80 @@
 #!/usr/bin/env bash
 # The demo: on a fresh machine, install what is missing, build, start a throwaway PostgreSQL
-# (blocks stored in PostgreSQL: nothing else to configure), fill it with a generated
-# organization, export one realm with progress, re-run the export (it reports "complete"),
-# then stop the server. The export is left in ./demo-output/.
+# (and a throwaway Garage S3 store when Garage is installed, or DEMO_S3=1), fill it with a
+# generated organization, show `realms` and `human-accesses`, export a realm with progress,
+# interrupt a second export halfway and resume it, verify both files, then stop the servers.
+# The exports are left in ./demo-output/<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 scripts/install-deps.sh
-echo "== Building (release)…"
+bold "Building (release)…"
 cargo build --release --quiet
 BIN="$ROOT/target/release/parsec-sequester"
 
 . scripts/lib-pg.sh
+. scripts/lib-garage.sh
 WORK=$(mktemp -d /tmp/parsec-sequester-demo.XXXXXX)
 cleanup() {
+    garage_stop
     pg_stop
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+START=$(date +%s)
 
-echo "== Starting a throwaway PostgreSQL…"
+bold "Starting a throwaway PostgreSQL (the Parsec server's database)…"
 pg_start "$WORK/pg"
-DB="$PG_URL"
+export PARSEC_DB="$PG_URL"    # secrets go through the environment, not the command line
+BLOCKSTORE=POSTGRESQL
+if [ "${DEMO_S3:-auto}" != 0 ] && { [ "${DEMO_S3:-auto}" = 1 ] || [ -x "$(garage_bin)" ]; }; then
+    bold "Starting a throwaway Garage S3 store for the blocks…"
+    garage_start "$WORK/garage" parsec-blocks
+    BLOCKSTORE="$GARAGE_BLOCKSTORE"
+fi
+export PARSEC_BLOCKSTORE="$BLOCKSTORE"
 
-echo "== Generating an organization (Parsec v3 tables, blocks in PostgreSQL)…"
-"$BIN" testbed populate --db "$DB" --create-schema --organization DemoOrg --sequestered \
-    --realms 3 --vlobs-per-realm 400 --blocks-per-realm 300 | tee "$WORK/populate.txt"
-REALM=$(awk '/realm /{print $2; exit}' "$WORK/populate.txt")
+bold "Generating a sequestered organization (users, realms, vlobs, blocks)…"
+"$BIN" testbed populate --create-schema --organization DemoOrg --sequestered \
+    --realms 3 --vlobs-per-realm 400 --blocks-per-realm 1200 --block-size-min 64KiB --block-size-max 512KiB \
+    -b "$BLOCKSTORE" | tee "$WORK/populate.txt"
+REALM1=$(awk '/realm /{print $2}' "$WORK/populate.txt" | sed -n 1p)
+REALM2=$(awk '/realm /{print $2}' "$WORK/populate.txt" | sed -n 2p)
+
+bold "parsec-sequester realms --organization DemoOrg"
+"$BIN" realms --organization DemoOrg
+
+bold "parsec-sequester human-accesses --organization DemoOrg --query example.com  (first lines)"
+"$BIN" human-accesses --organization DemoOrg --query example.com | head -n 25
 
 OUT="$ROOT/demo-output/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
-echo
-echo "== Exporting realm $REALM into $OUT"
-"$BIN" export-realm --db "$DB" --blockstore POSTGRESQL --organization DemoOrg --realm "$REALM" "$OUT"
-echo
-echo "== Running the same command again: the export is complete, nothing is written"
-"$BIN" export-realm --db "$DB" --blockstore POSTGRESQL --organization DemoOrg --realm "$REALM" "$OUT"
-echo
-echo "Done. The export is in $OUT:"
+bold "Exporting realm $REALM1"
+"$BIN" export-realm --organization DemoOrg --realm "$REALM1" "$OUT"
+
+bold "Exporting realm $REALM2, interrupted (Ctrl-C) halfway through the block data…"
+FILE2="$OUT/realm2.sqlite"
+"$BIN" export-realm --organization DemoOrg --realm "$REALM2" --jobs 4 "$FILE2" 2> "$WORK/interrupted.log" &
+PID=$!
+for _ in $(seq 600); do grep -q "4/4" "$WORK/interrupted.log" 2>/dev/null && break; sleep 0.05; done
+sleep 0.7
+kill -INT "$PID" 2>/dev/null || true
+set +e; wait "$PID"; CODE=$?; set -e
+sed 's/\r/\n/g' "$WORK/interrupted.log" | grep -v '^\s*$' | tail -n 4
+echo "(exit code $CODE)"
+
+bold "Running the same command again: it resumes where it stopped"
+"$BIN" export-realm --organization DemoOrg --realm "$REALM2" --jobs 4 "$FILE2"
+
+bold "Running it once more: the export is complete, nothing is written"
+"$BIN" export-realm --organization DemoOrg --realm "$REALM2" "$FILE2" | head -n 1
+
+if "$BIN" verify --help >/dev/null 2>&1; then
+    bold "Verifying both exports"
+    for f in "$OUT"/*.sqlite; do "$BIN" verify "$f" | tail -n 3; done
+fi
+
+bold "Done in $(( $(date +%s) - START )) s after the build. The exports are in $OUT:"
 ls -l "$OUT"
