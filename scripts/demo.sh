@@ -2,7 +2,7 @@
 # The demo: on a fresh machine, install what is missing, build, start a throwaway PostgreSQL
 # (blocks stored in PostgreSQL: nothing else to configure), fill it with a generated
 # organization, export one realm with progress, re-run the export (it reports "complete"),
-# then stop the server. The export is left in ./demo-output/.
+# verify the export against the database, then stop the server. The export is left in ./demo-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +37,9 @@ echo "== Exporting realm $REALM into $OUT"
 echo
 echo "== Running the same command again: the export is complete, nothing is written"
 "$BIN" export-realm --db "$DB" --blockstore POSTGRESQL --organization DemoOrg --realm "$REALM" "$OUT"
+echo
+echo "== Verifying the export, and comparing it with the database and every block"
+"$BIN" verify --digest --against-db --all-blocks --db "$DB" --blockstore POSTGRESQL "$OUT"/*.sqlite
 echo
 echo "Done. The export is in $OUT:"
 ls -l "$OUT"

@@ -12,3 +12,4 @@ pub mod ids;
 pub mod progress;
 pub mod secrets;
 pub mod testbed;
+pub mod verify;

@@ -22,6 +22,7 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::ExportRealm(args) => commands::export_realm::run(args).await,
+            Command::Verify(args) => commands::verify::run(args).await,
             Command::Testbed(command) => commands::testbed::run(command).await,
         }
     });

@@ -2,3 +2,4 @@
 
 pub mod export_realm;
 pub mod testbed;
+pub mod verify;

@@ -9,3 +9,5 @@ mod harness;
 mod oracle;
 mod rows;
 mod schema;
+mod verify_db;
+mod verify_file;
