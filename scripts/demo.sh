@@ -71,10 +71,10 @@ bold "Running the same command again: it resumes where it stopped"
 bold "Running it once more: the export is complete, nothing is written"
 "$BIN" export-realm --organization DemoOrg --realm "$REALM2" "$FILE2" | head -n 1
 
-if "$BIN" verify --help >/dev/null 2>&1; then
-    bold "Verifying both exports"
-    for f in "$OUT"/*.sqlite; do "$BIN" verify "$f" | tail -n 3; done
-fi
+bold "Verifying the interrupted-and-resumed export against its source, every block, with its digest"
+"$BIN" verify --digest --against-db --all-blocks "$FILE2"
+bold "Verifying the other export"
+"$BIN" verify "$OUT"/parsec-export-*.sqlite | tail -n 4
 
 bold "Done in $(( $(date +%s) - START )) s after the build. The exports are in $OUT:"
 ls -l "$OUT"

@@ -38,6 +38,10 @@ pub enum Command {
     /// export of each would weigh now.
     Realms(RealmsArgs),
 
+    /// Check an export file (ours or Parsec's) without modifying it; optionally compare it
+    /// with its source and print its digest.
+    Verify(VerifyArgs),
+
     /// Generate Parsec data in a staging database, to rehearse an export.
     #[command(subcommand)]
     Testbed(crate::commands::testbed::TestbedCommand),
@@ -181,6 +185,73 @@ pub struct RealmsArgs {
     pub report: ReportArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The export file to check (opened read-only; never modified).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Also print a SHA-256 of the export's logical content (its rows, independent of the
+    /// SQLite layout), to compare exports or write into a hand-over record.
+    #[arg(long)]
+    pub digest: bool,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Require the file's vlob and block bytes to equal the totals of `info` exactly (true of
+    /// every export made by parsec-sequester; Parsec's exporter may export more than it counts).
+    #[arg(long)]
+    pub exact_totals: bool,
+
+    /// Also compare the file with the database and blockstore it was exported from, for the
+    /// file's snapshot (needs --db and --blockstore).
+    #[arg(long, requires_all = ["db", "blockstore"])]
+    pub against_db: bool,
+
+    /// With --against-db: PostgreSQL URL of the Parsec server's database.
+    #[arg(long, env = "PARSEC_DB", hide_env_values = true, value_name = "URL")]
+    pub db: Option<String>,
+
+    /// With --against-db: the blockstore configuration, as given to the Parsec server.
+    #[arg(
+        short = 'b',
+        long = "blockstore",
+        env = "PARSEC_BLOCKSTORE",
+        hide_env_values = true,
+        value_name = "CONFIG"
+    )]
+    pub blockstore: Vec<String>,
+
+    /// With --against-db: database connections used to read blocks (POSTGRESQL blockstore).
+    #[arg(
+        long,
+        env = "PARSEC_DB_MAX_CONNECTIONS",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub db_max_connections: usize,
+
+    /// With --against-db: compare this many blocks, chosen at random, byte for byte with the
+    /// blockstore.
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_name = "N",
+        conflicts_with = "all_blocks"
+    )]
+    pub sample: usize,
+
+    /// With --against-db: compare every block with the blockstore.
+    #[arg(long)]
+    pub all_blocks: bool,
+
+    /// With --against-db: concurrent block reads.
+    #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
+}
+
 impl Command {
     /// The `--db` URL the command was given, so that its password can be scrubbed from any
     /// message (see `secrets`).
@@ -189,6 +260,8 @@ impl Command {
             Command::ExportRealm(args) => Some(&args.db.db),
             Command::HumanAccesses(args) => Some(&args.report.db),
             Command::Realms(args) => Some(&args.report.db),
+
+            Command::Verify(args) => args.db.as_deref(),
             Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
                 Some(&args.db)
             }
@@ -202,6 +275,7 @@ impl Command {
             Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
                 &args.blockstore
             }
+            Command::Verify(args) => &args.blockstore,
             Command::HumanAccesses(_) | Command::Realms(_) => &[],
         }
     }

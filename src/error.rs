@@ -61,6 +61,13 @@ pub enum Error {
     #[error("{path} appears corrupted: {reason}")]
     OutputCorrupted { path: PathBuf, reason: String },
 
+    #[error("{path}: {reason}")]
+    VerifyInput { path: PathBuf, reason: String },
+    #[error("{path} failed verification: {problems} problem(s), listed above")]
+    VerifyFailed { path: PathBuf, problems: usize },
+    #[error("{path} differs from the database: {differences} difference(s), listed above")]
+    VerifyDiffers { path: PathBuf, differences: usize },
+
     #[error("interrupted by {signal}")]
     Interrupted { signal: &'static str, code: i32 },
 
@@ -92,6 +99,9 @@ impl Error {
             Error::OutputMismatch { .. } => 41,
             Error::OutputIo { .. } => 42,
             Error::OutputCorrupted { .. } => 43,
+            Error::VerifyFailed { .. } => 50,
+            Error::VerifyDiffers { .. } => 51,
+            Error::VerifyInput { .. } => 52,
             Error::Interrupted { code, .. } => *code,
         }
     }

@@ -13,3 +13,4 @@ pub mod progress;
 pub mod report;
 pub mod secrets;
 pub mod testbed;
+pub mod verify;

@@ -24,6 +24,7 @@ fn main() {
             Command::ExportRealm(args) => commands::export_realm::run(args).await,
             Command::HumanAccesses(args) => commands::human_accesses::run(args).await,
             Command::Realms(args) => commands::realms::run(args).await,
+            Command::Verify(args) => commands::verify::run(args).await,
             Command::Testbed(command) => commands::testbed::run(command).await,
         }
     });

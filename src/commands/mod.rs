@@ -4,3 +4,4 @@ pub mod export_realm;
 pub mod human_accesses;
 pub mod realms;
 pub mod testbed;
+pub mod verify;

@@ -1,10 +1,10 @@
 //! The export pipeline, in its steps: base info, certificates, vlobs, block metadata, block
 //! data, final check.
 
-mod base_info;
+pub(crate) mod base_info;
 mod blocks_data;
 mod blocks_metadata;
-mod certificates;
+pub(crate) mod certificates;
 mod chunks;
 mod output;
 mod vlobs;

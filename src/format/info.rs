@@ -202,19 +202,27 @@ pub(crate) fn read_bounds(conn: &Connection, path: &Path) -> Result<Option<Bound
     if !exists {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT vlob_marker, vlob_time_bound, block_marker, block_time_bound FROM {BOUNDS_TABLE}"
-    );
-    conn.query_row(&sql, [], |r| {
-        Ok(Bounds {
-            vlob_marker: r.get(0)?,
-            vlob_time_bound: r.get(1)?,
-            block_marker: r.get(2)?,
-            block_time_bound: r.get(3)?,
-        })
-    })
+    stored_bounds(conn)
+        .map_err(|e| corrupted(path, &format!("unreadable `{BOUNDS_TABLE}` table: {e}")))?
+        .ok_or_else(|| corrupted(path, &format!("empty `{BOUNDS_TABLE}` table")))
+        .map(Some)
+}
+
+/// The bounds stored in a file whose `parsec_sequester_bounds` table is known to exist.
+pub fn stored_bounds(conn: &Connection) -> rusqlite::Result<Option<Bounds>> {
+    conn.query_row(
+        &format!(
+            "SELECT vlob_marker, vlob_time_bound, block_marker, block_time_bound FROM {BOUNDS_TABLE}"
+        ),
+        [],
+        |r| {
+            Ok(Bounds {
+                vlob_marker: r.get(0)?,
+                vlob_time_bound: r.get(1)?,
+                block_marker: r.get(2)?,
+                block_time_bound: r.get(3)?,
+            })
+        },
+    )
     .optional()
-    .map_err(|e| corrupted(path, &format!("unreadable `{BOUNDS_TABLE}` table: {e}")))?
-    .ok_or_else(|| corrupted(path, &format!("empty `{BOUNDS_TABLE}` table")))
-    .map(Some)
 }

@@ -1,11 +1,14 @@
 //! The realm-export SQLite file: schema, `info` row, creation, validation and writes.
 
+pub mod certificate;
+pub mod digest;
 mod file;
 mod info;
 pub mod schema;
+pub mod untouched;
 
 pub use file::{create, ExportFile, MissingBlock};
-pub use info::{read_existing, Bounds, ExistingFile, Info, Steps};
+pub use info::{read_existing, stored_bounds, Bounds, ExistingFile, Info, Steps};
 pub use schema::{MAGIC, VERSION};
 
 /// Rows of the three certificate tables, the keys bundles and both access tables: written

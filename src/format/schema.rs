@@ -89,3 +89,88 @@ CREATE TABLE parsec_sequester_bounds (
     created_by TEXT NOT NULL
 );
 ";
+
+/// One table of the format: its columns in declaration order, and the key its rows are
+/// ordered by (the reader's order, and the digest's).
+#[derive(Debug, Clone, Copy)]
+pub struct TableDef {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub key: &'static str,
+}
+
+/// The ten tables of the format, in Parsec's creation order.
+pub const TABLES: [TableDef; 10] = [
+    TableDef {
+        name: "info",
+        columns: &[
+            "magic",
+            "version",
+            "organization_id",
+            "realm_id",
+            "root_verify_key",
+            "snapshot_timestamp",
+            "vlobs_total_bytes",
+            "blocks_total_bytes",
+            "certificates_export_done",
+            "vlobs_export_done",
+            "blocks_metadata_export_done",
+            "blocks_data_export_done",
+        ],
+        key: "magic",
+    },
+    TableDef {
+        name: "common_certificate",
+        columns: &["_id", "certificate"],
+        key: "_id",
+    },
+    TableDef {
+        name: "sequester_certificate",
+        columns: &["_id", "certificate"],
+        key: "_id",
+    },
+    TableDef {
+        name: "realm_certificate",
+        columns: &["_id", "certificate"],
+        key: "_id",
+    },
+    TableDef {
+        name: "realm_keys_bundle",
+        columns: &["key_index", "keys_bundle"],
+        key: "key_index",
+    },
+    TableDef {
+        name: "realm_keys_bundle_access",
+        columns: &["_id", "user_id", "key_index", "access"],
+        key: "_id",
+    },
+    TableDef {
+        name: "realm_sequester_keys_bundle_access",
+        columns: &["_id", "sequester_service_id", "key_index", "access"],
+        key: "_id",
+    },
+    TableDef {
+        name: "vlob_atom",
+        columns: &[
+            "sequential_id",
+            "vlob_id",
+            "version",
+            "key_index",
+            "blob",
+            "size",
+            "author",
+            "timestamp",
+        ],
+        key: "sequential_id",
+    },
+    TableDef {
+        name: "block",
+        columns: &["sequential_id", "block_id", "author", "size", "key_index"],
+        key: "sequential_id",
+    },
+    TableDef {
+        name: "block_data",
+        columns: &["block", "data"],
+        key: "block",
+    },
+];

@@ -335,3 +335,32 @@ pub fn fingerprint(path: &Path) -> Vec<u8> {
     out.extend_from_slice(format!("{mtime:?}").as_bytes());
     out
 }
+
+/// `verify FILE` with `extra` options.
+pub fn verify_cmd(file: &Path, extra: &[&str]) -> Command {
+    let mut cmd = tool();
+    cmd.arg("verify").arg(file).args(extra);
+    cmd
+}
+
+/// `verify --json`: the exit code and the parsed report.
+pub fn verify_json(file: &Path, extra: &[&str]) -> (Run, serde_json::Value) {
+    let mut cmd = verify_cmd(file, extra);
+    cmd.arg("--json");
+    let r = run(&mut cmd);
+    let json = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("verify --json printed no JSON ({e}):\n{}", r.all()));
+    (r, json)
+}
+
+/// The `check` identifiers of a JSON report's problems.
+pub fn problem_checks(report: &serde_json::Value) -> Vec<String> {
+    report["problems"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["check"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

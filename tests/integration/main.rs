@@ -18,3 +18,5 @@ mod reports_common;
 mod reports_errors;
 mod rows;
 mod schema;
+mod verify_db;
+mod verify_file;
