@@ -100,6 +100,9 @@ impl ExportFile {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| Error::sqlite(path, e))?;
+        // Someone reading the file meanwhile (verify, sqlite3) must delay a commit, not fail it.
+        conn.busy_timeout(std::time::Duration::from_secs(60))
+            .map_err(|e| Error::sqlite(path, e))?;
         // FULL: a commit is durable once it returns, so what we report as saved is saved
         // even on power loss. Commits are large and few, so the cost is small.
         // Foreign keys off, as in Parsec (the bundled SQLite turns them on by default): files

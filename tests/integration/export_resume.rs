@@ -142,11 +142,13 @@ async fn slow_down(client: &tokio_postgres::Client, table: &str, column: &str, m
 }
 
 /// Runs the export and sends `signal` once stderr shows `trigger`; returns (exit code, stdout).
+/// Runs the export; once stderr shows `trigger` and `ready()` holds (polled), sends `signal`.
+/// Waiting on the file's own state, not on a delay, keeps this deterministic under load.
 fn run_and_signal(
     cmd: &mut std::process::Command,
     trigger: &str,
     signal: i32,
-    delay_ms: u64,
+    ready: &dyn Fn() -> bool,
 ) -> (i32, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -161,7 +163,10 @@ fn run_and_signal(
         seen.push_str(&line);
         seen.push('\n');
         if line.contains(trigger) {
-            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !ready() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             unsafe { libc::kill(child.id() as i32, signal) };
             break;
         }
@@ -182,6 +187,13 @@ fn run_and_signal(
     )
 }
 
+/// Rows of block data committed so far (a reader: the tool's writer waits for it).
+fn block_data_rows(file: &Path) -> i64 {
+    rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM block_data", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
 async fn busy_db(hint: &str, blocks: usize) -> (TestDb, uuid::Uuid) {
     let db = TestDb::with_schema(hint).await;
     let client = db.client().await;
@@ -197,7 +209,7 @@ async fn busy_db(hint: &str, blocks: usize) -> (TestDb, uuid::Uuid) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
-    let (db, realm) = busy_db("resume_signals", 120).await;
+    let (db, realm) = busy_db("resume_signals", 240).await;
     let client = db.client().await;
     slow_down(&client, "block_data", "data", 25).await;
     slow_down(&client, "vlob_atom", "blob", 10).await;
@@ -210,7 +222,11 @@ async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
         &mut export_cmd(&db.url, "BusyOrg", &realm_s, &file, &["--jobs", "2"]),
         "2/4 Exporting vlobs",
         libc::SIGTERM,
-        300,
+        // Vlobs are committed when the signal comes: a little time is all it takes.
+        &|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            true
+        },
     );
     assert_eq!(code, 143, "{out}");
     assert!(
@@ -226,7 +242,7 @@ async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
         &mut export_cmd(&db.url, "BusyOrg", &realm_s, &file, &["--jobs", "2"]),
         "4/4 Exporting blocks data",
         libc::SIGINT,
-        700,
+        &|| block_data_rows(&file) > 0,
     );
     assert_eq!(code, 130, "{out}");
     assert_eq!(flags(&file), (1, 1, 1, 0));
@@ -253,7 +269,9 @@ async fn kill_9_during_block_data_then_resume() {
     let file = dir.path().join("kill.sqlite");
     let realm_s = realm.simple().to_string();
     let jobs = 2;
-    for delay in [1500, 1500] {
+    for _ in 0..2 {
+        // Kill once this run has committed something of its own.
+        let before = block_data_rows(&file);
         let (code, out) = run_and_signal(
             &mut export_cmd(
                 &db.url,
@@ -264,7 +282,7 @@ async fn kill_9_during_block_data_then_resume() {
             ),
             "4/4 Exporting blocks data",
             libc::SIGKILL,
-            delay,
+            &|| block_data_rows(&file) > before,
         );
         assert!(code < 0, "expected a kill, got exit {code}: {out}");
     }
