@@ -55,10 +55,12 @@ pub struct DbArgs {
     pub db: String,
 
     /// Connections to open to the database for reading block data (POSTGRESQL blockstore).
+    /// Default from BENCHMARKS.md: more connections only add server processes competing
+    /// for the same cores.
     #[arg(
         long,
         env = "PARSEC_DB_MAX_CONNECTIONS",
-        default_value_t = 8,
+        default_value_t = 4,
         value_name = "N"
     )]
     pub db_max_connections: usize,
