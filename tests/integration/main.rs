@@ -18,5 +18,6 @@ mod reports_common;
 mod reports_errors;
 mod rows;
 mod schema;
+mod testbed_cmd;
 mod verify_db;
 mod verify_file;
