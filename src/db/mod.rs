@@ -143,6 +143,18 @@ fn describe_config(config: &Config) -> String {
     }
 }
 
+/// One consistent, read-only view of the database for everything a command reads:
+/// `REPEATABLE READ READ ONLY`, so every query sees the same instant.
+pub async fn snapshot(client: &mut Client) -> Result<tokio_postgres::Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| Error::db("starting a read-only snapshot", e))
+}
+
 /// A one-line description of a PostgreSQL error: the server's message when there is one,
 /// else the client library's (which never contains the password).
 pub fn describe_pg_error(err: &tokio_postgres::Error) -> String {

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::IsolationLevel;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -111,13 +110,7 @@ pub async fn export_realm(
     let schema = db::schema::check(&client).await?;
     // One REPEATABLE READ snapshot for all metadata: base info, certificates, vlobs and block
     // metadata are read as of the same instant.
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| Error::db("starting a read-only snapshot", e))?;
+    let tx = db::snapshot(&mut client).await?;
     let source = base_info::locate(&tx, &schema, &req.organization_id, req.realm_id).await?;
     base_info::check_snapshot_after_creation(&tx, &source, snapshot).await?;
     let already_complete =

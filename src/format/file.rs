@@ -1,4 +1,4 @@
-//! Creating an export file atomically and writing to it, one transaction per unit of work,
+//! Writing to an export file, one transaction per unit of work,
 //! so that a kill at any instant leaves a file that the next run continues.
 
 use std::path::{Path, PathBuf};
@@ -6,78 +6,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::info::{read_bounds, read_info, Bounds, Info};
-use super::schema::{BOUNDS_SQL, BOUNDS_TABLE, SCHEMA_SQL};
+use super::schema::BOUNDS_TABLE;
 use super::{BlockRow, CertificatesData, TableCounts, VlobRow};
 use crate::error::{Error, Result};
-
-/// Creates `path` with the schema, the `info` row and the bounds, all-or-nothing: the file
-/// is built under a temporary name in the same directory, then linked into place only if
-/// `path` still does not exist. A crash leaves at most a stray `.parsec-export-*.tmp`.
-pub fn create(path: &Path, info: &Info, bounds: &Bounds) -> Result<()> {
-    let io = |reason: String| Error::OutputIo {
-        path: path.to_owned(),
-        reason,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    // tempfile creates the file with mode 0600: an export holds a whole workspace.
-    let temp = tempfile::Builder::new()
-        .prefix(".parsec-export-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| io(format!("cannot create a file in {}: {e}", dir.display())))?;
-    {
-        let mut conn = Connection::open(temp.path()).map_err(|e| Error::sqlite(path, e))?;
-        let tx = conn.transaction().map_err(|e| Error::sqlite(path, e))?;
-        tx.execute_batch(SCHEMA_SQL)
-            .and_then(|_| tx.execute_batch(BOUNDS_SQL))
-            .and_then(|_| {
-                tx.execute(
-                    "INSERT INTO info (organization_id, realm_id, root_verify_key, snapshot_timestamp, \
-                     vlobs_total_bytes, blocks_total_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
-                        info.organization_id,
-                        info.realm_id.as_bytes().as_slice(),
-                        info.root_verify_key,
-                        info.snapshot_timestamp,
-                        info.vlobs_total_bytes,
-                        info.blocks_total_bytes
-                    ],
-                )
-            })
-            .and_then(|_| {
-                tx.execute(
-                    &format!("INSERT INTO {BOUNDS_TABLE} VALUES (?1, ?2, ?3, ?4, ?5)"),
-                    params![
-                        bounds.vlob_marker,
-                        bounds.vlob_time_bound,
-                        bounds.block_marker,
-                        bounds.block_time_bound,
-                        concat!("parsec-sequester ", env!("CARGO_PKG_VERSION"))
-                    ],
-                )
-            })
-            .map_err(|e| Error::sqlite(path, e))?;
-        tx.commit().map_err(|e| Error::sqlite(path, e))?;
-        conn.close().map_err(|(_, e)| Error::sqlite(path, e))?;
-    }
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| io(format!("cannot sync: {e}")))?;
-    temp.persist_noclobber(path).map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            io("appeared while the export was being created (another run?); nothing was overwritten".into())
-        } else {
-            io(format!("cannot create it: {}", e.error))
-        }
-    })?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
 
 /// A block of the export that has no data yet.
 #[derive(Debug, Clone, Copy)]
@@ -170,12 +101,7 @@ impl ExportFile {
     }
 
     pub fn write_certificates(&mut self, data: &CertificatesData) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| Error::sqlite(&path, e))?;
-        let result = (|| -> rusqlite::Result<()> {
+        self.in_transaction(|tx| {
             for (table, rows) in [
                 ("common_certificate", &data.common),
                 ("sequester_certificate", &data.sequester),
@@ -211,9 +137,7 @@ impl ExportFile {
             }
             tx.execute("UPDATE info SET certificates_export_done = 1", [])?;
             Ok(())
-        })();
-        result.map_err(|e| Error::sqlite(&path, e))?;
-        tx.commit().map_err(|e| Error::sqlite(&path, e))
+        })
     }
 
     /// (highest sequential_id, bytes) of the vlobs already in the file.
@@ -228,18 +152,11 @@ impl ExportFile {
     }
 
     pub fn insert_vlobs(&mut self, rows: &[VlobRow]) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| Error::sqlite(&path, e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO vlob_atom (sequential_id, vlob_id, version, key_index, blob, size, author, timestamp) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(|e| Error::sqlite(&path, e))?;
+        self.in_transaction(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO vlob_atom (sequential_id, vlob_id, version, key_index, blob, size, author, timestamp) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
             for row in rows {
                 stmt.execute(params![
                     row.sequential_id,
@@ -250,11 +167,10 @@ impl ExportFile {
                     row.blob.len() as i64,
                     row.author.as_slice(),
                     row.timestamp
-                ])
-                .map_err(|e| Error::sqlite(&path, e))?;
+                ])?;
             }
-        }
-        tx.commit().map_err(|e| Error::sqlite(&path, e))
+            Ok(())
+        })
     }
 
     /// (highest sequential_id, count, bytes) of the block metadata already in the file.
@@ -269,17 +185,10 @@ impl ExportFile {
     }
 
     pub fn insert_blocks(&mut self, rows: &[BlockRow]) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| Error::sqlite(&path, e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO block (sequential_id, block_id, author, size, key_index) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(|e| Error::sqlite(&path, e))?;
+        self.in_transaction(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO block (sequential_id, block_id, author, size, key_index) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             for row in rows {
                 stmt.execute(params![
                     row.sequential_id,
@@ -287,10 +196,23 @@ impl ExportFile {
                     row.author.as_slice(),
                     row.size,
                     row.key_index
-                ])
-                .map_err(|e| Error::sqlite(&path, e))?;
+                ])?;
             }
-        }
+            Ok(())
+        })
+    }
+
+    /// Runs `work` in one SQLite transaction: all of it is committed, or none.
+    fn in_transaction(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::sqlite(&path, e))?;
+        work(&tx).map_err(|e| Error::sqlite(&path, e))?;
         tx.commit().map_err(|e| Error::sqlite(&path, e))
     }
 
@@ -409,13 +331,9 @@ impl ExportFile {
                 info.vlobs_total_bytes, info.blocks_total_bytes
             )));
         }
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| Error::sqlite(&path, e))?;
-        tx.execute("UPDATE info SET blocks_data_export_done = 1", [])
-            .and_then(|_| tx.execute_batch(&format!("DROP TABLE IF EXISTS {BOUNDS_TABLE}")))
-            .map_err(|e| Error::sqlite(&path, e))?;
-        tx.commit().map_err(|e| Error::sqlite(&path, e))
+        self.in_transaction(|tx| {
+            tx.execute("UPDATE info SET blocks_data_export_done = 1", [])?;
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {BOUNDS_TABLE}"))
+        })
     }
 }

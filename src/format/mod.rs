@@ -1,13 +1,15 @@
 //! The realm-export SQLite file: schema, `info` row, creation, validation and writes.
 
 pub mod certificate;
+mod create;
 pub mod digest;
 mod file;
 mod info;
 pub mod schema;
 pub mod untouched;
 
-pub use file::{create, ExportFile, MissingBlock};
+pub use create::create;
+pub use file::{ExportFile, MissingBlock};
 pub use info::{read_existing, stored_bounds, Bounds, ExistingFile, Info, Steps};
 pub use schema::{MAGIC, VERSION};
 

@@ -3,7 +3,7 @@
 //! and the organization resolved inside it.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::{Client, Transaction};
 
 use crate::db::queries;
 use crate::db::schema::{self, SchemaInfo};
@@ -20,13 +20,7 @@ pub struct OrgSnapshot<'a> {
 }
 
 pub async fn open<'a>(client: &'a mut Client, organization_id: &str) -> Result<OrgSnapshot<'a>> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| Error::db("starting a read-only snapshot", e))?;
+    let tx = crate::db::snapshot(client).await?;
     let schema = schema::check(&tx).await?;
     let org = tx
         .query_opt(queries::ORGANIZATION, &[&organization_id])

@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use rusqlite::Connection;
-use tokio_postgres::IsolationLevel;
 
 use super::info::FileInfo;
 use super::report::{AgainstDbReport, Counts, Finding, TableComparison, TableStat};
@@ -82,13 +81,7 @@ pub async fn compare(
 
     let mut client = request.db.connect().await?;
     let schema = db::schema::check(&client).await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| Error::db("starting a read-only snapshot", e))?;
+    let tx = db::snapshot(&mut client).await?;
     let source = match base_info::locate(&tx, &schema, organization_id, info.realm_id).await {
         Ok(source) => source,
         Err(e) => {
