@@ -28,6 +28,13 @@ measure_export() { # label extra-args… → prints "label wall rss"
 }
 
 for scale in $SCALES; do
+    # The database and the export each take about the data's size (≈ 0.6 GB per scale unit).
+    need_gb=$((scale * 13 / 10 + 2))
+    free_gb=$(df -BG --output=avail /tmp | tail -n 1 | tr -dc 0-9)
+    if [ "$free_gb" -lt "$need_gb" ]; then
+        say "## scale ${scale}×: skipped, needs about ${need_gb} GiB free in /tmp, ${free_gb} GiB available"
+        continue
+    fi
     WORK=$(mktemp -d /tmp/parsec-sequester-bench.XXXXXX)
     trap 'pg_stop; rm -rf "$WORK"' EXIT
     pg_start "$WORK/pg"
