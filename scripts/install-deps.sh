@@ -17,6 +17,11 @@ if ! have_pg; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "install-deps: installing openssl (test certificates)…"
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo" || SUDO=""
+    $SUDO apt-get install -y -qq openssl >/dev/null
+fi
 
 command -v cargo >/dev/null 2>&1 || {
     echo "install-deps: cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2

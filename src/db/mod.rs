@@ -3,10 +3,11 @@
 
 pub mod queries;
 pub mod schema;
+mod tls;
 
 use std::str::FromStr;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 use crate::error::{Error, Result};
 
@@ -83,7 +84,7 @@ impl DbTarget {
 
     async fn connect_with(config: &Config, target: &DbTarget) -> Result<Client> {
         let (client, connection) = config
-            .connect(NoTls)
+            .connect(tls::connector()?)
             .await
             .map_err(|e| target.connect_error(e))?;
         tokio::spawn(async move {

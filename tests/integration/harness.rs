@@ -124,6 +124,30 @@ fn start_cluster() -> Server {
     .status()
     .expect("run initdb");
     assert!(status.success(), "initdb failed");
+    // A self-signed certificate, so that TLS connections (sslmode=require) are tested too.
+    let status = as_server_user(Command::new("openssl").args([
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        data.join("server.key").to_str().unwrap(),
+        "-out",
+        data.join("server.crt").to_str().unwrap(),
+    ]))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .expect("run openssl (scripts/install-deps.sh installs it)");
+    assert!(
+        status.success(),
+        "openssl could not make a test certificate"
+    );
     let port = free_port();
     let postgres = find_pg_binary("postgres");
     let dir_for_thread = dir.clone();
@@ -154,6 +178,8 @@ fn start_cluster() -> Server {
                 "max_connections=300",
                 "-c",
                 "shared_buffers=128MB",
+                "-c",
+                "ssl=on",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -19,5 +19,6 @@ mod reports_errors;
 mod rows;
 mod schema;
 mod testbed_cmd;
+mod tls;
 mod verify_db;
 mod verify_file;
