@@ -47,7 +47,7 @@ pub enum Error {
         got: usize,
         expected: i64,
     },
-    #[error("blockstore {store} is unavailable: {reason} (the export so far is saved: re-run the same command to resume)")]
+    #[error("blockstore {store} is unavailable: {reason} (whatever was already exported is saved: once the store answers again, re-run the same command)")]
     BlockstoreUnavailable { store: String, reason: String },
     #[error("{0}")]
     BlockstoreConfig(String),

@@ -56,9 +56,15 @@ impl SwiftBlockStore {
                 ))
             })?;
         let status = response.status();
-        if !status.is_success() {
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(StoreError::Unavailable(format!(
                 "Swift authentication refused ({status}): check the user, tenant and password"
+            )));
+        }
+        if !status.is_success() {
+            // e.g. 503 from TempAuth while its memcache is down: not a credentials problem.
+            return Err(StoreError::Unavailable(format!(
+                "Swift authentication failed ({status})"
             )));
         }
         let header = |name: &str| {
