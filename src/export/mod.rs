@@ -6,6 +6,7 @@ mod blocks_data;
 mod blocks_metadata;
 pub(crate) mod certificates;
 mod chunks;
+mod open;
 mod output;
 mod vlobs;
 
@@ -23,8 +24,8 @@ pub use output::{OutputTarget, SnapshotChoice};
 use crate::blockstore::{self, BlockstoreConfig, RetryPolicy};
 use crate::db::{self, DbTarget};
 use crate::error::{Error, Result};
-use crate::format::{self, ExistingFile, ExportFile, Info, Steps};
-use crate::ids::{format_timestamp, now_micros, Micros};
+use crate::format::{self, ExistingFile, Info};
+use crate::ids::now_micros;
 use crate::progress::{Progress, Unit};
 
 /// Ctrl-C / SIGTERM: steps stop at their next commit point, keeping what they fetched.
@@ -102,7 +103,7 @@ pub async fn export_realm(
     let snapshot = resolved.snapshot;
 
     if let ExistingFile::Export { info, .. } = &resolved.existing {
-        check_same_request(&path, info, &req.organization_id, req.realm_id, snapshot)?;
+        open::check_same_request(&path, info, &req.organization_id, req.realm_id, snapshot)?;
     }
     base_info::check_snapshot_age(snapshot, now)?;
 
@@ -131,77 +132,27 @@ pub async fn export_realm(
         )
     };
 
-    // Open or create the file; decide the bounds.
-    let (mut file, bounds, exact_totals, created) = match &resolved.existing {
-        ExistingFile::Missing => {
-            let bounds = base_info::new_bounds(&tx, &source, snapshot).await?;
-            let totals = base_info::totals(&tx, &source, &bounds, None).await?;
-            base_info::check_vlob_timestamps_unique(&tx, &source, &bounds).await?;
-            let info = Info {
-                organization_id: req.organization_id.clone(),
-                realm_id: req.realm_id,
-                root_verify_key: source.root_verify_key.clone(),
-                snapshot_timestamp: snapshot,
-                vlobs_total_bytes: totals.vlob_bytes,
-                blocks_total_bytes: totals.block_bytes,
-                steps: Steps::default(),
-            };
-            progress.message(&format!(
-                "Creating {} (snapshot {})",
-                path.display(),
-                format_timestamp(snapshot)
-            ));
-            tokio::task::block_in_place(|| format::create(&path, &info, &bounds))?;
-            let file = tokio::task::block_in_place(|| ExportFile::open(&path))?;
-            (file, bounds, true, true)
-        }
-        ExistingFile::Export { info, bounds } => {
-            if info.root_verify_key != source.root_verify_key {
-                return Err(Error::OutputMismatch {
-                    path,
-                    reason: "it has the same organization and realm IDs but another organization root key (an export from another server?)".into(),
-                });
-            }
-            if info.steps.complete() {
-                let file = tokio::task::block_in_place(|| ExportFile::open_read_only(&path))?;
-                let counts = tokio::task::block_in_place(|| file.counts())?;
-                progress.message(&format!(
-                    "{} is already a complete export: nothing to do",
-                    path.display()
-                ));
+    let (mut file, bounds, exact_totals, created) =
+        match open::open_or_create(&tx, &source, &req, &resolved, progress).await? {
+            open::Opened::Complete { info, counts } => {
                 return Ok(Summary {
                     path,
                     created: false,
                     already_complete: true,
-                    info: info.clone(),
+                    info,
                     counts,
                     fetched_blocks: 0,
                     fetched_bytes: 0,
                     elapsed: started.elapsed(),
-                });
+                })
             }
-            let (bounds, exact, count_until) = match bounds {
-                Some(b) => (*b, true, None),
-                None => (
-                    base_info::parsec_bounds(&tx, &source, snapshot).await?,
-                    false,
-                    Some(snapshot),
-                ),
-            };
-            let totals = base_info::totals(&tx, &source, &bounds, count_until).await?;
-            check_totals(&path, info, totals.vlob_bytes, totals.block_bytes)?;
-            if !info.steps.vlobs {
-                base_info::check_vlob_timestamps_unique(&tx, &source, &bounds).await?;
-            }
-            progress.message(&format!(
-                "{} exists: continuing the export of snapshot {} where it stopped",
-                path.display(),
-                format_timestamp(snapshot)
-            ));
-            let file = tokio::task::block_in_place(|| ExportFile::open(&path))?;
-            (file, bounds, exact, false)
-        }
-    };
+            open::Opened::Writing {
+                file,
+                bounds,
+                exact_totals,
+                created,
+            } => (file, bounds, exact_totals, created),
+        };
     progress.message("Interrupting (Ctrl-C) is safe: what is exported is kept, and running the same command again resumes.");
 
     let info = tokio::task::block_in_place(|| file.info())?;
@@ -286,62 +237,4 @@ pub async fn export_realm(
         fetched_bytes: fetched.1,
         elapsed: started.elapsed(),
     })
-}
-
-/// The file must be an export of what was asked for (reference §2.9, in Parsec's order).
-fn check_same_request(
-    path: &std::path::Path,
-    info: &Info,
-    organization_id: &str,
-    realm_id: Uuid,
-    snapshot: Micros,
-) -> Result<()> {
-    let mismatch = |reason: String| Error::OutputMismatch {
-        path: path.to_owned(),
-        reason,
-    };
-    if info.organization_id != organization_id {
-        return Err(mismatch(format!(
-            "it exports organization `{}`, not `{organization_id}`",
-            info.organization_id
-        )));
-    }
-    if info.realm_id != realm_id {
-        return Err(mismatch(format!(
-            "it exports realm {}, not {}",
-            info.realm_id.simple(),
-            realm_id.simple()
-        )));
-    }
-    if info.snapshot_timestamp != snapshot {
-        return Err(mismatch(format!(
-            "its snapshot is {}, not {} (omit --snapshot-timestamp to resume it)",
-            format_timestamp(info.snapshot_timestamp),
-            format_timestamp(snapshot)
-        )));
-    }
-    Ok(())
-}
-
-fn check_totals(
-    path: &std::path::Path,
-    info: &Info,
-    vlob_bytes: i64,
-    block_bytes: i64,
-) -> Result<()> {
-    let mismatch = |what: &str, file: i64, now: i64| {
-        Error::OutputMismatch {
-        path: path.to_owned(),
-        reason: format!(
-            "same realm and snapshot, but the server's {what} total for that snapshot is now {now} bytes where the file recorded {file}: the realm's data changed on the server since the export started (purged or restored?). Start a new export into another file"
-        ),
-    }
-    };
-    if info.vlobs_total_bytes != vlob_bytes {
-        return Err(mismatch("vlob", info.vlobs_total_bytes, vlob_bytes));
-    }
-    if info.blocks_total_bytes != block_bytes {
-        return Err(mismatch("block", info.blocks_total_bytes, block_bytes));
-    }
-    Ok(())
 }
