@@ -14,7 +14,9 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
+            parsec_sequester::progress::stderr_line(&format!(
+                "Error: cannot start the async runtime: {e}"
+            ));
             std::process::exit(1);
         }
     };
@@ -29,10 +31,10 @@ fn main() {
         }
     });
     if let Err(e) = result {
-        eprintln!(
+        parsec_sequester::progress::stderr_line(&format!(
             "Error: {}",
             parsec_sequester::secrets::scrub(&e.to_string(), &secrets)
-        );
+        ));
         // Drop the runtime without waiting for tasks blocked on I/O.
         runtime.shutdown_background();
         std::process::exit(e.exit_code());

@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// Like `eprintln!`, but a closed stderr (`2>&1 | head`) is ignored instead of panicking.
+pub fn stderr_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Bars,
@@ -59,7 +65,7 @@ impl Progress {
             Mode::Bars => {
                 let _ = self.multi.println(text);
             }
-            Mode::Plain => eprintln!("{text}"),
+            Mode::Plain => stderr_line(text),
             Mode::Quiet => {}
         }
     }
@@ -81,7 +87,7 @@ impl Progress {
             bar
         });
         if self.mode == Mode::Plain {
-            eprintln!("{title}: starting ({})", amount(0, total, unit));
+            stderr_line(&format!("{title}: starting ({})", amount(0, total, unit)));
         }
         Step {
             inner: Arc::new(StepInner {
@@ -140,7 +146,7 @@ impl Step {
             state.done = done;
             if state.last_print.elapsed() >= self.inner.interval {
                 state.last_print = Instant::now();
-                eprintln!("{}", self.plain_line(&state));
+                stderr_line(&self.plain_line(&state));
             }
         }
     }
@@ -172,7 +178,7 @@ impl Step {
         if let Some(plain) = &self.inner.plain {
             if let Ok(mut state) = plain.lock() {
                 state.done = done;
-                eprintln!("{} — done", self.plain_line(&state));
+                stderr_line(&format!("{} — done", self.plain_line(&state)));
             }
         }
     }

@@ -67,12 +67,9 @@ pub async fn run(args: ExportRealmArgs) -> Result<()> {
     let interrupt = Interrupt::default();
     watch_signals(interrupt.clone(), progress.clone())?;
     match export::export_realm(request, &progress, &interrupt).await {
-        Ok(summary) => {
-            print_summary(&summary);
-            Ok(())
-        }
+        Ok(summary) => print_summary(&summary),
         Err(e @ Error::Interrupted { .. }) => {
-            eprintln!("Export interrupted: everything fetched so far is saved in the file. Run the same command again to resume.");
+            crate::progress::stderr_line("Export interrupted: everything fetched so far is saved in the file. Run the same command again to resume.");
             Err(e)
         }
         Err(e) => Err(e),
@@ -100,7 +97,7 @@ fn watch_signals(interrupt: Interrupt, progress: Progress) -> Result<()> {
                 );
                 interrupt.trigger(sig);
             } else {
-                eprintln!("Quitting now. Run the same command again to resume.");
+                crate::progress::stderr_line("Quitting now. Run the same command again to resume.");
                 std::process::exit(128 + sig);
             }
         }
@@ -108,46 +105,68 @@ fn watch_signals(interrupt: Interrupt, progress: Progress) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(s: &Summary) {
+/// The summary goes to stdout, in one write (a closed pipe is not an error).
+fn print_summary(s: &Summary) -> Result<()> {
+    let mut text = Vec::new();
+    write_summary(&mut text, s)
+        .map_err(|e| Error::Internal(format!("formatting the summary: {e}")))?;
+    crate::report::output::print_styled(&String::from_utf8_lossy(&text))
+}
+
+fn write_summary(out: &mut impl std::io::Write, s: &Summary) -> std::io::Result<()> {
     let c = &s.counts;
     if s.already_complete {
-        println!("Export complete (nothing to do): {}", s.path.display());
+        writeln!(out, "Export complete (nothing to do): {}", s.path.display())?;
     } else {
-        println!("Export complete: {}", s.path.display());
+        writeln!(out, "Export complete: {}", s.path.display())?;
     }
-    println!("  organization        {}", s.info.organization_id);
-    println!("  realm               {}", s.info.realm_id.simple());
-    println!(
+    writeln!(out, "  organization        {}", s.info.organization_id)?;
+    writeln!(out, "  realm               {}", s.info.realm_id.simple())?;
+    writeln!(
+        out,
         "  snapshot            {}",
         format_timestamp(s.info.snapshot_timestamp)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  certificates        {} common, {} sequester, {} realm",
         c.common_certificates, c.sequester_certificates, c.realm_certificates
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  keys                {} keys bundles, {} user accesses, {} sequester accesses",
         c.keys_bundles, c.user_accesses, c.sequester_accesses
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  vlob versions       {} ({})",
         c.vlobs.0,
         HumanBytes(c.vlobs.1 as u64)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  blocks              {} ({})",
         c.blocks.0,
         HumanBytes(c.blocks.1 as u64)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  block data          {} ({}); fetched by this run: {} ({})",
         c.block_data.0,
         HumanBytes(c.block_data.1 as u64),
         s.fetched_blocks,
         HumanBytes(s.fetched_bytes)
-    );
-    println!("  elapsed             {:.1} s", s.elapsed.as_secs_f64());
+    )?;
+    writeln!(
+        out,
+        "  elapsed             {:.1} s",
+        s.elapsed.as_secs_f64()
+    )?;
     if s.already_complete {
-        println!("  (to export a newer snapshot: --snapshot-timestamp latest)");
+        writeln!(
+            out,
+            "  (to export a newer snapshot: --snapshot-timestamp latest)"
+        )?;
     }
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! `parsec-sequester testbed populate`: fill a staging database with a generated Parsec v3
 //! organization, to rehearse an export (also used by the demo and the benchmarks).
 
+use std::fmt::Write;
+
 use bytesize::ByteSize;
 use clap::{Args, Subcommand};
 
@@ -122,19 +124,24 @@ async fn populate(args: PopulateArgs) -> Result<()> {
         }
     }
     .map_err(fail)?;
-    println!(
+    let mut text = String::new();
+    writeln!(
+        text,
         "Organization {} created ({} realms):",
         org.organization_id,
         org.realms.len()
-    );
+    )
+    .ok();
     for realm in &org.realms {
-        println!(
+        writeln!(
+            text,
             "  realm {}  created {}  {} vlob versions, {} blocks",
             realm.realm_id.simple(),
             crate::ids::format_timestamp(realm.created_on.timestamp_micros()),
             realm.vlob_versions,
             realm.blocks
-        );
+        )
+        .ok();
     }
-    Ok(())
+    crate::report::output::print_styled(&text)
 }

@@ -185,3 +185,22 @@ async fn options_accept_parsec_spellings_and_environment() {
     run(&mut cmd).ok();
     assert_eq!(flags(&file), (1, 1, 1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_or_stderr_is_not_a_crash() {
+    let (db, org) = generated_db("gen_pipe").await;
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("pipe.sqlite");
+    let realm = org.realms[0].realm_id.simple().to_string();
+    // `… | head -n 0`: both streams closed before the tool writes anything.
+    let mut child = export_cmd(&db.url, "GenOrg", &realm, &file, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(flags(&file), (1, 1, 1, 1));
+}
