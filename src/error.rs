@@ -114,9 +114,22 @@ impl Error {
     }
 
     pub fn sqlite(path: &std::path::Path, err: rusqlite::Error) -> Self {
+        if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+            return Error::OutputCorrupted {
+                path: path.to_owned(),
+                reason: format!(
+                    "SQLite error: {err}; it cannot be continued: start a new export into another file"
+                ),
+            };
+        }
+        let hint = if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            " (what was exported so far is saved: free some space, then run the same command again to resume)"
+        } else {
+            ""
+        };
         Error::OutputIo {
             path: path.to_owned(),
-            reason: format!("SQLite error: {err}"),
+            reason: format!("SQLite error: {err}{hint}"),
         }
     }
 }

@@ -61,9 +61,14 @@ pub fn resolve(
     }
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
+            let what = if parent.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
             return Err(Error::OutputIo {
                 path: target.clone(),
-                reason: format!("directory {} does not exist", parent.display()),
+                reason: format!("{} {what}", parent.display()),
             });
         }
     }

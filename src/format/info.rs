@@ -97,6 +97,14 @@ fn open_read_only(path: &Path) -> Result<Connection> {
 }
 
 fn not_export(path: &Path, err: &rusqlite::Error) -> Error {
+    // An SQLite file whose pages are damaged (truncated, overwritten) is a corrupted file,
+    // not "something else".
+    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+        return corrupted(
+            path,
+            &format!("{err}; it was left untouched: start a new export into another file"),
+        );
+    }
     Error::OutputNotExport {
         path: path.to_owned(),
         reason: format!(

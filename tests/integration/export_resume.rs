@@ -1,28 +1,14 @@
 //! Interrupted exports resume where they stopped and end with the same content as an
 //! uninterrupted export; blocks already in the file are never fetched again.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use parsec_sequester::testbed::{self, OrgSpec};
 use rusqlite::Connection;
 
 use crate::export_generated::{assert_export_matches_db, generated_db};
 use crate::harness::{export_cmd, fixtures_dir, run, TestDb};
 use crate::rows::{assert_same_content, flags, scalar};
-
-fn fetched_by_run(stdout: &str) -> i64 {
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("fetched by this run:"))
-        .unwrap_or_else(|| panic!("no fetch count in:\n{stdout}"));
-    line.rsplit("fetched by this run:")
-        .next()
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("bad fetch count line: {line}"))
-}
+use crate::slow::{after, block_data_rows, busy_db, fetched_by_run, run_and_signal, slow_down};
 
 /// A copy of a complete export cut back to an earlier state of the export.
 fn cut(full: &Path, to: &Path, sql: &str, with_bounds: bool) {
@@ -116,97 +102,6 @@ async fn files_started_by_parsec_are_resumed_with_parsecs_bounds() {
     }
 }
 
-/// Block and vlob reads take `ms` each: a PostgreSQL view over the renamed tables.
-async fn slow_down(client: &tokio_postgres::Client, table: &str, column: &str, ms: u32) {
-    let columns: Vec<String> = client
-        .query(
-            "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position",
-            &[&table],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .map(|c| if c == column { format!("slow_bytes({c}) AS {c}") } else { c })
-        .collect();
-    client
-        .batch_execute(&format!(
-            "CREATE OR REPLACE FUNCTION slow_bytes(b bytea) RETURNS bytea LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep({}); RETURN b; END $$; \
-             ALTER TABLE {table} RENAME TO {table}_real; \
-             CREATE VIEW {table} AS SELECT {} FROM {table}_real;",
-            f64::from(ms) / 1000.0,
-            columns.join(", ")
-        ))
-        .await
-        .unwrap();
-}
-
-/// Runs the export and sends `signal` once stderr shows `trigger`; returns (exit code, stdout).
-/// Runs the export; once stderr shows `trigger` and `ready()` holds (polled), sends `signal`.
-/// Waiting on the file's own state, not on a delay, keeps this deterministic under load.
-fn run_and_signal(
-    cmd: &mut std::process::Command,
-    trigger: &str,
-    signal: i32,
-    ready: &dyn Fn() -> bool,
-) -> (i32, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains(trigger) {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while !ready() && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            unsafe { libc::kill(child.id() as i32, signal) };
-            break;
-        }
-    }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let out = child.wait_with_output().unwrap();
-    let stderr_all = format!("{seen}{}", rest.join("\n"));
-    assert!(
-        seen.contains(trigger),
-        "never saw `{trigger}`:\n{stderr_all}"
-    );
-    (
-        out.status.code().unwrap_or(-1000 - signal),
-        format!(
-            "{}\n--- stderr:\n{stderr_all}",
-            String::from_utf8_lossy(&out.stdout)
-        ),
-    )
-}
-
-/// Rows of block data committed so far (a reader: the tool's writer waits for it).
-fn block_data_rows(file: &Path) -> i64 {
-    rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("SELECT COUNT(*) FROM block_data", [], |r| r.get(0)))
-        .unwrap_or(0)
-}
-
-async fn busy_db(hint: &str, blocks: usize) -> (TestDb, uuid::Uuid) {
-    let db = TestDb::with_schema(hint).await;
-    let client = db.client().await;
-    let mut spec = OrgSpec::small("BusyOrg");
-    spec.realms = 1;
-    spec.blocks_per_realm = blocks;
-    spec.vlob_versions_per_realm = 120;
-    spec.block_size_min = 1024;
-    spec.block_size_max = 8192;
-    let org = testbed::populate(&client, &spec).await.unwrap();
-    (db, org.realms[0].realm_id)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
     let (db, realm) = busy_db("resume_signals", 240).await;
@@ -223,10 +118,7 @@ async fn ctrl_c_and_sigterm_stop_cleanly_and_resume() {
         "2/4 Exporting vlobs",
         libc::SIGTERM,
         // Vlobs are committed when the signal comes: a little time is all it takes.
-        &|| {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            true
-        },
+        &after(300),
     );
     assert_eq!(code, 143, "{out}");
     assert!(

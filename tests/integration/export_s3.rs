@@ -1,95 +1,13 @@
 //! Exports from S3 stores (Garage) and RAID arrays of them, healthy and degraded, against
 //! the same export from PostgreSQL; store failures of every kind.
 
-use std::path::{Path, PathBuf};
-
 use parsec_sequester::blockstore::parse_blockstore_configs;
 use parsec_sequester::testbed::{self, BlockUploader, OrgSpec};
 
 use crate::garage::Garage;
-use crate::harness::{export_cmd, run, Run, TestDb};
+use crate::harness::TestDb;
 use crate::rows::{assert_same_content, scalar};
-
-const T: &str = "2025-01-01T00:00:00Z";
-
-/// A database whose blocks are both in `block_data` and in every given store layout.
-async fn db_with_stores(hint: &str, layouts: &[Vec<String>]) -> (TestDb, uuid::Uuid) {
-    let db = TestDb::with_schema(hint).await;
-    let client = db.client().await;
-    let uploaders: Vec<BlockUploader> = layouts
-        .iter()
-        .map(|values| {
-            BlockUploader::for_config(&parse_blockstore_configs(values).unwrap())
-                .unwrap()
-                .unwrap()
-        })
-        .collect();
-    let mut spec = OrgSpec::small("S3Org");
-    spec.realms = 1;
-    spec.blocks_per_realm = 60;
-    let handle = tokio::runtime::Handle::current();
-    let mut sink = |block_id: uuid::Uuid, data: &[u8]| {
-        tokio::task::block_in_place(|| {
-            handle.block_on(async {
-                for up in &uploaders {
-                    up.put("S3Org", block_id, data).await?;
-                }
-                Ok(())
-            })
-        })
-    };
-    let org = testbed::populate_with_sink(&client, &spec, &mut sink)
-        .await
-        .unwrap();
-    (db, org.realms[0].realm_id)
-}
-
-fn export(db: &TestDb, realm: uuid::Uuid, out: &Path, stores: &[String], extra: &[&str]) -> Run {
-    let mut cmd = crate::harness::tool();
-    cmd.args([
-        "export-realm",
-        "--db",
-        &db.url,
-        "--organization",
-        "S3Org",
-        "--realm",
-        &realm.simple().to_string(),
-    ])
-    .args(["--snapshot-timestamp", T]);
-    for s in stores {
-        cmd.args(["--blockstore", s]);
-    }
-    cmd.args(extra).arg(out);
-    run(&mut cmd)
-}
-
-/// The reference: the same snapshot exported from PostgreSQL; then `block_data` is hidden
-/// so that only the object stores can answer.
-async fn reference(db: &TestDb, realm: uuid::Uuid, dir: &Path) -> PathBuf {
-    let file = dir.join("from-postgresql.sqlite");
-    run(&mut export_cmd(
-        &db.url,
-        "S3Org",
-        &realm.simple().to_string(),
-        &file,
-        &["--snapshot-timestamp", T],
-    ))
-    .ok();
-    db.client()
-        .await
-        .batch_execute("ALTER TABLE block_data RENAME TO block_data_hidden")
-        .await
-        .unwrap();
-    file
-}
-
-fn nodes(garages: &[Garage], mode: &str, bucket: &str) -> Vec<String> {
-    garages
-        .iter()
-        .enumerate()
-        .map(|(i, g)| format!("{mode}:{i}:{}", g.blockstore(bucket)))
-        .collect()
-}
+use crate::stores::{db_with_stores, delete_all, export, nodes, object_store_for, reference, T};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_and_every_raid_mode_export_the_same_content_healthy_and_degraded() {
@@ -158,33 +76,6 @@ async fn raid5_rebuilds_a_chunk_missing_from_a_live_node() {
     assert_eq!(r.code, 30, "{}", r.stderr);
 }
 
-fn object_store_for(g: &Garage, bucket: &str) -> object_store::aws::AmazonS3 {
-    object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(format!("http://127.0.0.1:{}", g.s3_port))
-        .with_allow_http(true)
-        .with_region("garage")
-        .with_bucket_name(bucket)
-        .with_access_key_id(&g.key_id)
-        .with_secret_access_key(&g.secret)
-        .build()
-        .unwrap()
-}
-
-async fn delete_all(store: &object_store::aws::AmazonS3) {
-    use futures::TryStreamExt;
-    use object_store::{ObjectStore, ObjectStoreExt};
-    let names: Vec<_> = store
-        .list(None)
-        .map_ok(|m| m.location)
-        .try_collect()
-        .await
-        .unwrap();
-    assert!(!names.is_empty());
-    for name in names {
-        store.delete(&name).await.unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn store_failures_are_reported_clearly() {
     let garage = Garage::start(&["blocks"]);
@@ -224,17 +115,7 @@ async fn store_failures_are_reported_clearly() {
 
     // A block missing from the store: exit 30, named.
     let s3 = object_store_for(&garage, "blocks");
-    let victim = {
-        use futures::TryStreamExt;
-        use object_store::ObjectStore;
-        let first: Vec<_> = s3
-            .list(None)
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .unwrap();
-        first[0].clone()
-    };
+    let victim = crate::stores::list_all(&s3).await[0].clone();
     object_store::ObjectStoreExt::delete(&s3, &victim)
         .await
         .unwrap();

@@ -1,6 +1,9 @@
 //! Integration tests: the real binary against a real PostgreSQL server.
 
 mod access_facts;
+mod bad_inputs;
+mod bad_outputs;
+mod concurrent_writers;
 mod existing_file;
 mod export_errors;
 mod export_fixture;
@@ -13,14 +16,24 @@ mod golden;
 mod harness;
 mod human_accesses_fixture;
 mod human_accesses_generated;
+mod kill;
+mod leaks;
 mod oracle;
+mod proxy;
 mod realms_report;
 mod reports_common;
 mod reports_errors;
 mod rows;
 mod schema;
+mod secrets;
+mod server_safety;
+mod slow;
+mod store_faults;
+mod stores;
 mod swift;
 mod testbed_cmd;
 mod tls;
+mod torture;
 mod verify_db;
 mod verify_file;
+mod writers;
