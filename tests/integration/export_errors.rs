@@ -142,19 +142,7 @@ async fn missing_or_wrong_block_data_is_reported_and_resumable() {
     let (db, org) = generated_db("errors_blocks").await;
     let client = db.client().await;
     let realm = org.realms[0].realm_id;
-    let row = client
-        .query_one(
-            "SELECT b.block_id, bd.data FROM block b JOIN realm r ON r._id = b.realm JOIN block_data bd ON bd.block_id = b.block_id \
-             WHERE r.realm_id = $1 ORDER BY b._id DESC LIMIT 1",
-            &[&realm],
-        )
-        .await
-        .unwrap();
-    let (block_id, data): (uuid::Uuid, Vec<u8>) = (row.get(0), row.get(1));
-    client
-        .execute("DELETE FROM block_data WHERE block_id = $1", &[&block_id])
-        .await
-        .unwrap();
+    let (block_id, data) = crate::export_generated::remove_last_block_data(&client, realm).await;
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("e.sqlite");
     let r = run(&mut export_cmd(

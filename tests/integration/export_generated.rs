@@ -73,6 +73,28 @@ pub async fn assert_export_matches_db(
     assert_eq!(flags(file), (1, 1, 1, 1));
 }
 
+/// Deletes the data of the realm's last block from `block_data`, as if the store lost it;
+/// returns the block and its bytes, to put them back.
+pub async fn remove_last_block_data(
+    client: &tokio_postgres::Client,
+    realm: uuid::Uuid,
+) -> (uuid::Uuid, Vec<u8>) {
+    let row = client
+        .query_one(
+            "SELECT b.block_id, bd.data FROM block b JOIN realm r ON r._id = b.realm \
+             JOIN block_data bd ON bd.block_id = b.block_id WHERE r.realm_id = $1 ORDER BY b._id DESC LIMIT 1",
+            &[&realm],
+        )
+        .await
+        .unwrap();
+    let (block_id, data): (uuid::Uuid, Vec<u8>) = (row.get(0), row.get(1));
+    client
+        .execute("DELETE FROM block_data WHERE block_id = $1", &[&block_id])
+        .await
+        .unwrap();
+    (block_id, data)
+}
+
 pub async fn generated_db(hint: &str) -> (TestDb, testbed::GeneratedOrg) {
     let db = TestDb::with_schema(hint).await;
     let client = db.client().await;
