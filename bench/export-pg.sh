@@ -5,6 +5,8 @@
 # e.g. bench/export-pg.sh 20000 25000 64KiB 192KiB --jobs 32
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 ROOT=$PWD
 BLOCKS=${1:-2000}; VLOBS=${2:-25000}; BMIN=${3:-16KiB}; BMAX=${4:-512KiB}
 shift $(( $# < 4 ? $# : 4 ))

@@ -4,6 +4,8 @@
 #   bench/export-s3.sh BLOCKS BLOCK_MIN BLOCK_MAX JOBS
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 ROOT=$PWD
 BLOCKS=${1:-2000}; BMIN=${2:-64KiB}; BMAX=${3:-512KiB}; JOBS=${4:-32}
 command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone >/dev/null; }

@@ -7,6 +7,8 @@
 # --buffer-size effects (at 1× only). Raw figures go to bench/results/<date>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 ROOT=$PWD
 SCALES=${*:-1 4 16}
 cargo build --release --quiet
