@@ -98,7 +98,40 @@ fn as_server_user(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
+/// Clusters of earlier test runs whose server is gone (the test process that started them has
+/// exited, and the kernel killed the server with it): their directories are removed.
+fn remove_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("parsec-sequester-test-pg-") {
+            continue;
+        }
+        let pid_file = entry.path().join("data/postmaster.pid");
+        let alive = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .next()
+                    .and_then(|l| l.trim().parse::<i32>().ok())
+            })
+            .is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        // A directory being set up by a parallel run has no pid file yet: leave young ones.
+        if !alive && age.is_some_and(|a| a > Duration::from_secs(600)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn start_cluster() -> Server {
+    remove_stale_clusters();
     let dir = tempfile::Builder::new()
         .prefix("parsec-sequester-test-pg-")
         .tempdir()
