@@ -7,7 +7,9 @@ use parsec_sequester::testbed::{self, BlockUploader, OrgSpec};
 use crate::garage::Garage;
 use crate::harness::TestDb;
 use crate::rows::{assert_same_content, scalar};
-use crate::stores::{db_with_stores, delete_all, export, nodes, object_store_for, reference, T};
+use crate::stores::{
+    db_with_stores, delete_all, export, nodes, object_store_for, reference, s3_export_cmd,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_and_every_raid_mode_export_the_same_content_healthy_and_degraded() {
@@ -151,28 +153,10 @@ async fn an_s3_restart_mid_export_loses_and_doubles_nothing() {
     let reference = reference(&db, realm, dir.path()).await;
 
     let file = dir.path().join("restart.sqlite");
-    let mut cmd = crate::harness::tool();
-    cmd.args([
-        "export-realm",
-        "--db",
-        &db.url,
-        "--organization",
-        "S3Org",
-        "--realm",
-        &realm.simple().to_string(),
-    ])
-    .args([
-        "--snapshot-timestamp",
-        T,
-        "--blockstore",
-        &store[0],
-        "--jobs",
-        "2",
-    ])
-    .env("RUST_LOG", "parsec_sequester=warn")
-    .arg(&file)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    let mut cmd = s3_export_cmd(&db, realm, &file, &store, &["--jobs", "2"]);
+    cmd.env("RUST_LOG", "parsec_sequester=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut log = String::new();

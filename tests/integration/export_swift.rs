@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use parsec_sequester::blockstore::object_name;
 use parsec_sequester::testbed::{self, OrgSpec};
 
-use crate::harness::{export_cmd, run, Run, TestDb};
+use crate::harness::{run, Run, TestDb};
 use crate::rows::{assert_same_content, scalar};
+use crate::stores::{reference_for, store_export_cmd};
 use crate::swift::{Swift, KEY};
 
-const T: &str = "2025-01-01T00:00:00Z";
 const ORG: &str = "SwiftOrg";
 
 /// A database whose blocks are both in `block_data` and, as Parsec's server writes them
@@ -44,46 +44,19 @@ fn spec(blocks: usize) -> OrgSpec {
     spec
 }
 
-fn export_args(db: &TestDb, realm: uuid::Uuid, store: &str) -> std::process::Command {
-    let mut cmd = crate::harness::tool();
-    cmd.args([
-        "export-realm",
-        "--db",
-        &db.url,
-        "--organization",
-        ORG,
-        "--realm",
-        &realm.simple().to_string(),
-        "--snapshot-timestamp",
-        T,
-        "--blockstore",
-        store,
-    ]);
-    cmd
-}
-
 fn export(db: &TestDb, realm: uuid::Uuid, out: &Path, store: &str) -> Run {
-    run(export_args(db, realm, store).arg(out))
+    run(&mut store_export_cmd(
+        db,
+        ORG,
+        realm,
+        out,
+        &[store.to_owned()],
+        &[],
+    ))
 }
 
-/// The reference: the same snapshot exported from PostgreSQL; then `block_data` is hidden
-/// so that only Swift can answer.
 async fn reference(db: &TestDb, realm: uuid::Uuid, dir: &Path) -> PathBuf {
-    let file = dir.join("from-postgresql.sqlite");
-    run(&mut export_cmd(
-        &db.url,
-        ORG,
-        &realm.simple().to_string(),
-        &file,
-        &["--snapshot-timestamp", T],
-    ))
-    .ok();
-    db.client()
-        .await
-        .batch_execute("ALTER TABLE block_data RENAME TO block_data_hidden")
-        .await
-        .unwrap();
-    file
+    reference_for(db, ORG, realm, dir).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,10 +129,8 @@ async fn swift_killed_and_restarted_mid_export_loses_and_doubles_nothing() {
     let reference = reference(&db, realm, dir.path()).await;
 
     let file = dir.path().join("restart.sqlite");
-    let mut cmd = export_args(&db, realm, &store);
-    cmd.args(["--jobs", "2"])
-        .env("RUST_LOG", "parsec_sequester=warn")
-        .arg(&file)
+    let mut cmd = store_export_cmd(&db, ORG, realm, &file, &[store], &["--jobs", "2"]);
+    cmd.env("RUST_LOG", "parsec_sequester=warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();

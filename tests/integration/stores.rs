@@ -56,23 +56,25 @@ pub async fn db_with_stores_and(
     (db, org.realms[0].realm_id)
 }
 
-/// `export-realm` of `S3Org`'s realm at [`T`] from `stores`; `extra` goes before OUTPUT.
-pub fn s3_export_cmd(
+/// `export-realm` of `org`'s realm at [`T`] from `stores`; `extra` goes before OUTPUT.
+pub fn store_export_cmd(
     db: &TestDb,
+    org: &str,
     realm: uuid::Uuid,
     out: &Path,
     stores: &[String],
     extra: &[&str],
 ) -> std::process::Command {
+    let realm = realm.simple().to_string();
     let mut cmd = crate::harness::tool();
     cmd.args([
         "export-realm",
         "--db",
         &db.url,
         "--organization",
-        "S3Org",
+        org,
         "--realm",
-        &realm.simple().to_string(),
+        &realm,
     ])
     .args(["--snapshot-timestamp", T]);
     for s in stores {
@@ -80,6 +82,17 @@ pub fn s3_export_cmd(
     }
     cmd.args(extra).arg(out);
     cmd
+}
+
+/// The same for `S3Org`.
+pub fn s3_export_cmd(
+    db: &TestDb,
+    realm: uuid::Uuid,
+    out: &Path,
+    stores: &[String],
+    extra: &[&str],
+) -> std::process::Command {
+    store_export_cmd(db, "S3Org", realm, out, stores, extra)
 }
 
 pub fn export(
@@ -92,14 +105,15 @@ pub fn export(
     run(&mut s3_export_cmd(db, realm, out, stores, extra))
 }
 
-/// The reference: the same snapshot exported from PostgreSQL; then `block_data` is hidden
-/// so that only the object stores can answer.
-pub async fn reference(db: &TestDb, realm: uuid::Uuid, dir: &Path) -> PathBuf {
+/// The reference: the same snapshot of `org`'s realm exported from PostgreSQL; then
+/// `block_data` is hidden so that only the object stores can answer.
+pub async fn reference_for(db: &TestDb, org: &str, realm: uuid::Uuid, dir: &Path) -> PathBuf {
     let file = dir.join("from-postgresql.sqlite");
+    let realm = realm.simple().to_string();
     run(&mut export_cmd(
         &db.url,
-        "S3Org",
-        &realm.simple().to_string(),
+        org,
+        &realm,
         &file,
         &["--snapshot-timestamp", T],
     ))
@@ -110,6 +124,11 @@ pub async fn reference(db: &TestDb, realm: uuid::Uuid, dir: &Path) -> PathBuf {
         .await
         .unwrap();
     file
+}
+
+/// The same for `S3Org`.
+pub async fn reference(db: &TestDb, realm: uuid::Uuid, dir: &Path) -> PathBuf {
+    reference_for(db, "S3Org", realm, dir).await
 }
 
 /// The `--blockstore` values of a RAID array with one node per store.
