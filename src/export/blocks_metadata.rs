@@ -1,15 +1,14 @@
 //! Step 3: block metadata, streamed in `_id` order and committed in chunks.
 
-use tokio_postgres::{types::ToSql, Transaction};
+use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::base_info::Source;
-use super::chunks::{stream_in_chunks, ChunkLimits};
+use super::chunks::{query_after, stream_in_chunks, ChunkLimits};
 use super::Interrupt;
 use crate::db::queries;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::{BlockRow, Bounds, ExportFile};
-use crate::ids::to_pg_time;
 use crate::progress::Step;
 
 /// Rows are small: the byte limit counts the blocks' sizes, which are not held in memory.
@@ -30,14 +29,16 @@ pub async fn export(
     let (resume_after, _, done_bytes) =
         tokio::task::block_in_place(|| file.blocks_metadata_done())?;
     step.set(done_bytes as u64);
-    let resume_after = i32::try_from(resume_after).unwrap_or(i32::MAX);
-    let marker = i32::try_from(bounds.block_marker).unwrap_or(i32::MAX);
-    let bound = to_pg_time(bounds.block_time_bound);
-    let params: [&(dyn ToSql + Sync); 4] = [&source.realm, &resume_after, &marker, &bound];
-    let rows = tx
-        .query_raw(queries::BLOCKS, params)
-        .await
-        .map_err(|e| Error::db("reading block metadata", e))?;
+    let rows = query_after(
+        tx,
+        queries::BLOCKS,
+        LIMITS.what,
+        source.realm,
+        resume_after,
+        bounds.block_marker,
+        bounds.block_time_bound,
+    )
+    .await?;
     let convert = |row: &tokio_postgres::Row| {
         let block_id: Uuid = row.get(1);
         let author: Uuid = row.get(4);

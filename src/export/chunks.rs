@@ -2,11 +2,33 @@
 //! commit them to the file in bounded chunks, each chunk a resume point.
 
 use futures::{pin_mut, TryStreamExt};
-use tokio_postgres::{Row, RowStream};
+use tokio_postgres::{types::ToSql, Row, RowStream, Transaction};
 
 use super::Interrupt;
 use crate::error::{Error, Result};
+use crate::ids::{to_pg_time, Micros};
 use crate::progress::Step;
+
+/// Runs one of the step queries (`$1` realm, `$2` resume after this `_id`, `$3` marker,
+/// `$4` time bound): the realm's rows after the resume point, within the export's bounds.
+pub async fn query_after(
+    tx: &Transaction<'_>,
+    sql: &str,
+    what: &str,
+    realm: i32,
+    resume_after: i64,
+    marker: i64,
+    time_bound: Micros,
+) -> Result<RowStream> {
+    // `_id`s are PostgreSQL int4 serials.
+    let resume_after = i32::try_from(resume_after).unwrap_or(i32::MAX);
+    let marker = i32::try_from(marker).unwrap_or(i32::MAX);
+    let bound = to_pg_time(time_bound);
+    let params: [&(dyn ToSql + Sync); 4] = [&realm, &resume_after, &marker, &bound];
+    tx.query_raw(sql, params)
+        .await
+        .map_err(|e| Error::db(format!("reading {what}"), e))
+}
 
 pub struct ChunkLimits {
     /// What the rows are, for error messages.

@@ -1,16 +1,15 @@
 //! Step 2: vlob versions, streamed from PostgreSQL in `_id` order and committed to the file
 //! in chunks.
 
-use tokio_postgres::{types::ToSql, Transaction};
+use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::base_info::Source;
-use super::chunks::{stream_in_chunks, ChunkLimits};
+use super::chunks::{query_after, stream_in_chunks, ChunkLimits};
 use super::Interrupt;
 use crate::db::queries;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::{Bounds, ExportFile, VlobRow};
-use crate::ids::to_pg_time;
 use crate::progress::Step;
 
 /// At most this much per commit.
@@ -30,14 +29,16 @@ pub async fn export(
 ) -> Result<()> {
     let (resume_after, done_bytes) = tokio::task::block_in_place(|| file.vlobs_done())?;
     step.set(done_bytes as u64);
-    let resume_after = i32::try_from(resume_after).unwrap_or(i32::MAX);
-    let marker = i32::try_from(bounds.vlob_marker).unwrap_or(i32::MAX);
-    let bound = to_pg_time(bounds.vlob_time_bound);
-    let params: [&(dyn ToSql + Sync); 4] = [&source.realm, &resume_after, &marker, &bound];
-    let rows = tx
-        .query_raw(queries::VLOBS, params)
-        .await
-        .map_err(|e| Error::db("reading vlobs", e))?;
+    let rows = query_after(
+        tx,
+        queries::VLOBS,
+        LIMITS.what,
+        source.realm,
+        resume_after,
+        bounds.vlob_marker,
+        bounds.vlob_time_bound,
+    )
+    .await?;
     let convert = |row: &tokio_postgres::Row| {
         let vlob_id: Uuid = row.get(1);
         let author: Uuid = row.get(6);
