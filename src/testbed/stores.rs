@@ -5,7 +5,9 @@ use anyhow::{bail, Context, Result};
 use uuid::Uuid;
 
 use crate::blockstore::raid::{raid0_node, raid5_chunks};
-use crate::blockstore::{object_name, BlockstoreConfig, RaidMode, S3BlockStore, SingleStore};
+use crate::blockstore::{
+    object_name, BlockstoreConfig, RaidMode, RetryPolicy, S3BlockStore, SingleStore, StoreError,
+};
 
 pub struct BlockUploader {
     mode: Option<RaidMode>,
@@ -35,11 +37,24 @@ impl BlockUploader {
         let put = |node: usize, bytes: Vec<u8>| {
             let name = name.clone();
             async move {
-                self.nodes[node]
-                    .put(&name, bytes)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))
-                    .with_context(|| format!("uploading block {block_id} to node {node}"))
+                // A store that just started (or is busy) may refuse for a moment: retry with
+                // the export's own backoff; a store that stays down still fails.
+                let policy = RetryPolicy::default();
+                let mut attempt = 0;
+                loop {
+                    match self.nodes[node].put(&name, bytes.clone()).await {
+                        Ok(()) => return Ok(()),
+                        Err(StoreError::Unavailable(_)) if attempt < 5 => {
+                            tokio::time::sleep(policy.backoff(attempt)).await;
+                            attempt += 1;
+                        }
+                        Err(e) => {
+                            return Err(anyhow::anyhow!("{e:?}")).with_context(|| {
+                                format!("uploading block {block_id} to node {node}")
+                            })
+                        }
+                    }
+                }
             }
         };
         match self.mode {
