@@ -52,6 +52,11 @@ pub struct PopulateArgs {
     pub block_size_max: ByteSize,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Devices' clocks run up to this many seconds ahead of or behind the server's, so that
+    /// vlob timestamps (the client's) are out of insertion order. At most 300 (Parsec's
+    /// accepted window).
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(0..=300))]
+    pub clock_skew: u32,
     /// Where to put the blocks: POSTGRESQL (block_data), or S3 stores (s3:…, RAID0/1/5 of
     /// s3:… nodes), laid out as Parsec's server writes them.
     #[arg(
@@ -113,6 +118,7 @@ async fn populate(args: PopulateArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         spec.seed = seed;
     }
+    spec.clock_skew_s = args.clock_skew;
     let blockstore = crate::blockstore::parse_blockstore_configs(&args.blockstore)?;
     let uploader = testbed::BlockUploader::for_config(&blockstore).map_err(fail)?;
     spec.store_blocks_in_db = uploader.is_none() || args.also_in_db;

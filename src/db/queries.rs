@@ -2,8 +2,8 @@
 //!
 //! All of them are plain SELECTs run on read-only sessions. Row-set bounds: a vlob or block
 //! row belongs to an export when its realm matches, its `_id` is at most the marker stored
-//! in the export and its `created_on` is at most the step's time bound (see README,
-//! "Consistency").
+//! in the export and its `created_on` is at most the step's time bound (none for vlobs: see
+//! README, "Consistency").
 
 pub const TABLE_EXISTS: &str = "SELECT to_regclass(quote_ident($1::text)) IS NOT NULL";
 
@@ -40,6 +40,11 @@ pub const VLOB_MARKER: &str =
     "SELECT COALESCE(MAX(_id), 0) FROM vlob_atom WHERE realm = $1 AND created_on <= $2";
 pub const BLOCK_MARKER: &str =
     "SELECT COALESCE(MAX(_id), 0) FROM block WHERE realm = $1 AND created_on <= $2";
+
+/// `$1` realm, `$2` vlob marker: the latest client timestamp among the exported versions
+/// (it sets the block time bound).
+pub const VLOB_NEWEST_TIMESTAMP: &str =
+    "SELECT MAX(created_on) FROM vlob_atom WHERE realm = $1 AND _id <= $2";
 
 /// `$1` realm, `$2` marker, `$3` time bound: count and bytes of the selected rows.
 pub const VLOB_TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(size), 0)::int8 FROM vlob_atom \

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::db::{queries, schema::SchemaInfo};
 use crate::error::{Error, Result};
-use crate::format::Bounds;
+use crate::format::{Bounds, NO_TIME_BOUND};
 use crate::ids::{format_timestamp, to_pg_time, Micros, CLIENT_LATE_OFFSET_US};
 
 /// The realm's rows in Parsec's database.
@@ -102,12 +102,33 @@ pub async fn check_snapshot_after_creation(
     Ok(())
 }
 
-/// Our bounds for a new export at T (README, "Consistency"): vlobs up to T; blocks up to
-/// T + 320 s, so that a block uploaded by a client whose clock was up to 320 s late, and
-/// referenced by a manifest timestamped ≤ T, is not left out. Markers freeze the row sets.
+/// Our bounds for a new export at T (README, "Consistency"). Vlobs: Parsec's rule, the
+/// insertion-order prefix up to the last row stamped ≤ T (`vlob_atom.created_on` is the
+/// client's clock, so a time filter would cut holes in a vlob's versions). Blocks: every row
+/// stamped (server clock) up to 320 s after the latest exported vlob version, and at least
+/// T + 320 s: a version is accepted only with a timestamp above the server's clock − 320 s,
+/// and its blocks were uploaded before it was sent, so none of them can be left out. The
+/// markers freeze the row sets for every later run.
 pub async fn new_bounds(tx: &Transaction<'_>, source: &Source, snapshot: Micros) -> Result<Bounds> {
-    let block_time_bound = snapshot + CLIENT_LATE_OFFSET_US;
-    markers(tx, source, snapshot, block_time_bound).await
+    let vlob_marker = marker(tx, queries::VLOB_MARKER, source, snapshot).await?;
+    let newest_vlob: Option<chrono::DateTime<chrono::Utc>> = tx
+        .query_one(
+            queries::VLOB_NEWEST_TIMESTAMP,
+            &[&source.realm, &marker_param(vlob_marker)],
+        )
+        .await
+        .map_err(|e| Error::db("computing the export's bounds", e))?
+        .get(0);
+    let newest_vlob = newest_vlob.map_or(snapshot, |t| t.timestamp_micros());
+    let block_time_bound = snapshot
+        .max(newest_vlob)
+        .saturating_add(CLIENT_LATE_OFFSET_US);
+    Ok(Bounds {
+        vlob_marker,
+        vlob_time_bound: NO_TIME_BOUND,
+        block_marker: marker(tx, queries::BLOCK_MARKER, source, block_time_bound).await?,
+        block_time_bound,
+    })
 }
 
 /// Parsec's bounds (files Parsec's exporter started): markers at T, rows below them taken
@@ -117,34 +138,34 @@ pub async fn parsec_bounds(
     source: &Source,
     snapshot: Micros,
 ) -> Result<Bounds> {
-    let mut bounds = markers(tx, source, snapshot, snapshot).await?;
-    bounds.vlob_time_bound = i64::MAX;
-    bounds.block_time_bound = i64::MAX;
-    Ok(bounds)
-}
-
-async fn markers(
-    tx: &Transaction<'_>,
-    source: &Source,
-    vlob_time_bound: Micros,
-    block_time_bound: Micros,
-) -> Result<Bounds> {
-    let one = |sql: &'static str, bound: Micros| async move {
-        tx.query_one(sql, &[&source.realm, &to_pg_time(bound)])
-            .await
-            .map(|r| i64::from(r.get::<_, i32>(0)))
-            .map_err(|e| Error::db("computing the export's bounds", e))
-    };
     Ok(Bounds {
-        vlob_marker: one(queries::VLOB_MARKER, vlob_time_bound).await?,
-        vlob_time_bound,
-        block_marker: one(queries::BLOCK_MARKER, block_time_bound).await?,
-        block_time_bound,
+        vlob_marker: marker(tx, queries::VLOB_MARKER, source, snapshot).await?,
+        vlob_time_bound: NO_TIME_BOUND,
+        block_marker: marker(tx, queries::BLOCK_MARKER, source, snapshot).await?,
+        block_time_bound: NO_TIME_BOUND,
     })
 }
 
+/// The highest `_id` of the realm's rows stamped at or before `bound`.
+async fn marker(
+    tx: &Transaction<'_>,
+    sql: &'static str,
+    source: &Source,
+    bound: Micros,
+) -> Result<i64> {
+    tx.query_one(sql, &[&source.realm, &to_pg_time(bound)])
+        .await
+        .map(|r| i64::from(r.get::<_, i32>(0)))
+        .map_err(|e| Error::db("computing the export's bounds", e))
+}
+
+/// `_id`s are PostgreSQL int4 serials.
+fn marker_param(marker: i64) -> i32 {
+    i32::try_from(marker).unwrap_or(i32::MAX)
+}
+
 /// Count and bytes of the selected rows. `count_until` caps the time bound used for
-/// counting (Parsec's totals count only rows up to T).
+/// counting: `info`'s totals are Parsec's, the rows stamped ≤ T (reference §2.3).
 pub async fn totals(
     tx: &Transaction<'_>,
     source: &Source,
@@ -153,11 +174,13 @@ pub async fn totals(
 ) -> Result<Totals> {
     let cap = |b: Micros| count_until.map_or(b, |c| b.min(c));
     let one = |sql: &'static str, marker: i64, bound: Micros| async move {
-        let marker = i32::try_from(marker).unwrap_or(i32::MAX);
-        tx.query_one(sql, &[&source.realm, &marker, &to_pg_time(bound)])
-            .await
-            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
-            .map_err(|e| Error::db("computing the export's totals", e))
+        tx.query_one(
+            sql,
+            &[&source.realm, &marker_param(marker), &to_pg_time(bound)],
+        )
+        .await
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+        .map_err(|e| Error::db("computing the export's totals", e))
     };
     let (vlob_count, vlob_bytes) = one(
         queries::VLOB_TOTALS,
@@ -186,11 +209,14 @@ pub async fn check_vlob_timestamps_unique(
     source: &Source,
     bounds: &Bounds,
 ) -> Result<()> {
-    let marker = i32::try_from(bounds.vlob_marker).unwrap_or(i32::MAX);
     let rows = tx
         .query(
             queries::VLOB_TIMESTAMP_DUPLICATES,
-            &[&source.realm, &marker, &to_pg_time(bounds.vlob_time_bound)],
+            &[
+                &source.realm,
+                &marker_param(bounds.vlob_marker),
+                &to_pg_time(bounds.vlob_time_bound),
+            ],
         )
         .await
         .map_err(|e| Error::db("checking vlob timestamps", e))?;

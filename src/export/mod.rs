@@ -132,7 +132,7 @@ pub async fn export_realm(
         )
     };
 
-    let (mut file, bounds, exact_totals, created) =
+    let (mut file, bounds, expected, created) =
         match open::open_or_create(&tx, &source, &req, &resolved, progress).await? {
             open::Opened::Complete { info, counts } => {
                 return Ok(Summary {
@@ -149,9 +149,9 @@ pub async fn export_realm(
             open::Opened::Writing {
                 file,
                 bounds,
-                exact_totals,
+                expected,
                 created,
-            } => (file, bounds, exact_totals, created),
+            } => (file, bounds, expected, created),
         };
     progress.message("Interrupting (Ctrl-C) is safe: what is exported is kept, and running the same command again resumes.");
 
@@ -222,7 +222,7 @@ pub async fn export_realm(
         file = returned;
         fetched = result.inspect_err(|_| step.abandon())?;
     }
-    tokio::task::block_in_place(|| file.finish(exact_totals))?;
+    tokio::task::block_in_place(|| file.finish(expected.map(|t| (t.vlob_bytes, t.block_bytes))))?;
     step.finish(block_bytes as u64);
 
     let info = tokio::task::block_in_place(|| file.info())?;

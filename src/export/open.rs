@@ -6,11 +6,13 @@ use std::path::Path;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-use super::base_info::{self, Source};
+use super::base_info::{self, Source, Totals};
 use super::output::Resolved;
 use super::ExportRequest;
 use crate::error::{Error, Result};
-use crate::format::{self, Bounds, ExistingFile, ExportFile, Info, Steps, TableCounts};
+use crate::format::{
+    self, Bounds, ExistingFile, ExportFile, Info, Steps, TableCounts, NO_TIME_BOUND,
+};
 use crate::ids::{format_timestamp, Micros};
 use crate::progress::Progress;
 
@@ -20,8 +22,9 @@ pub enum Opened {
     Writing {
         file: ExportFile,
         bounds: Bounds,
-        /// Our bounds make the totals exact sums (Parsec's do not).
-        exact_totals: bool,
+        /// What the file must hold when complete, counted within our stored bounds (None
+        /// for a file Parsec's exporter started: its markers are recomputed on every run).
+        expected: Option<Totals>,
         created: bool,
     },
 }
@@ -38,7 +41,8 @@ pub async fn open_or_create(
     match &resolved.existing {
         ExistingFile::Missing => {
             let bounds = base_info::new_bounds(tx, source, snapshot).await?;
-            let totals = base_info::totals(tx, source, &bounds, None).await?;
+            let totals = base_info::totals(tx, source, &bounds, Some(snapshot)).await?;
+            let expected = base_info::totals(tx, source, &bounds, None).await?;
             base_info::check_vlob_timestamps_unique(tx, source, &bounds).await?;
             let info = Info {
                 organization_id: req.organization_id.clone(),
@@ -59,7 +63,7 @@ pub async fn open_or_create(
             Ok(Opened::Writing {
                 file,
                 bounds,
-                exact_totals: true,
+                expected: Some(expected),
                 created: true,
             })
         }
@@ -82,15 +86,17 @@ pub async fn open_or_create(
                     counts,
                 });
             }
-            let (bounds, exact, count_until) = match bounds {
-                Some(b) => (*b, true, None),
-                None => (
-                    base_info::parsec_bounds(tx, source, snapshot).await?,
-                    false,
-                    Some(snapshot),
-                ),
+            let (bounds, expected) = match bounds {
+                Some(b) if b.vlob_time_bound != NO_TIME_BOUND => {
+                    return Err(Error::OutputMismatch {
+                        path: path.clone(),
+                        reason: "it was started by an earlier build of parsec-sequester, which left out vlob versions stamped after the snapshot even when a later version was kept (clients' clocks disagree): completing it could leave holes in a file's history. Move it away or delete it, then run the same command again to start a new export".into(),
+                    });
+                }
+                Some(b) => (*b, Some(base_info::totals(tx, source, b, None).await?)),
+                None => (base_info::parsec_bounds(tx, source, snapshot).await?, None),
             };
-            let totals = base_info::totals(tx, source, &bounds, count_until).await?;
+            let totals = base_info::totals(tx, source, &bounds, Some(snapshot)).await?;
             check_totals(path, info, totals.vlob_bytes, totals.block_bytes)?;
             if !info.steps.vlobs {
                 base_info::check_vlob_timestamps_unique(tx, source, &bounds).await?;
@@ -104,7 +110,7 @@ pub async fn open_or_create(
             Ok(Opened::Writing {
                 file,
                 bounds,
-                exact_totals: exact,
+                expected,
                 created: false,
             })
         }

@@ -289,8 +289,9 @@ impl ExportFile {
     }
 
     /// Final checks, then the last flag, in one transaction. Our bounds table goes with it:
-    /// a complete file has exactly Parsec's schema.
-    pub fn finish(&mut self, expect_exact_totals: bool) -> Result<()> {
+    /// a complete file has exactly Parsec's schema. `expected`: the (vlob, block) bytes the
+    /// stored bounds select, when known.
+    pub fn finish(&mut self, expected: Option<(i64, i64)>) -> Result<()> {
         let path = self.path.clone();
         let corrupted = |reason: String| Error::OutputCorrupted {
             path: path.clone(),
@@ -318,16 +319,18 @@ impl ExportFile {
         let info = self.info()?;
         let (_, vlob_bytes) = self.vlobs_done()?;
         let (_, _, block_bytes) = self.blocks_metadata_done()?;
-        // Our bounds make the totals exact sums; a file started by Parsec counts only rows
-        // up to T in its totals while exporting every row below its markers.
-        let totals_ok = if expect_exact_totals {
-            vlob_bytes == info.vlobs_total_bytes && block_bytes == info.blocks_total_bytes
-        } else {
-            vlob_bytes >= info.vlobs_total_bytes && block_bytes >= info.blocks_total_bytes
-        };
+        // `info`'s totals count rows stamped ≤ T; the file also holds the rows below the
+        // markers stamped later (reference §2.3), so it weighs at least the totals, and
+        // exactly what its stored bounds select.
+        let totals_ok = vlob_bytes >= info.vlobs_total_bytes
+            && block_bytes >= info.blocks_total_bytes
+            && expected.map_or(true, |e| e == (vlob_bytes, block_bytes));
         if !totals_ok {
+            let selected = expected.map_or(String::new(), |(v, b)| {
+                format!(" (the snapshot's rows weigh {v} and {b})")
+            });
             return Err(corrupted(format!(
-                "exported {vlob_bytes} vlob bytes and {block_bytes} block bytes, but the totals recorded at creation are {} and {}",
+                "exported {vlob_bytes} vlob bytes and {block_bytes} block bytes, but the totals recorded at creation are {} and {}{selected}",
                 info.vlobs_total_bytes, info.blocks_total_bytes
             )));
         }

@@ -34,7 +34,8 @@ pub struct Info {
 }
 
 /// Which rows belong to the export (README, "Consistency"): a row is in when its `_id` is
-/// at most the marker and its `created_on` at most the time bound (µs).
+/// at most the marker and its `created_on` at most the time bound (µs; `NO_TIME_BOUND`: the
+/// marker alone decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
     pub vlob_marker: i64,
@@ -42,6 +43,10 @@ pub struct Bounds {
     pub block_marker: i64,
     pub block_time_bound: i64,
 }
+
+/// A time bound that keeps every row below the marker. Files made before the vlob rule was
+/// the insertion-order prefix store T as their vlob time bound instead.
+pub const NO_TIME_BOUND: i64 = i64::MAX;
 
 #[derive(Debug)]
 pub enum ExistingFile {

@@ -10,7 +10,7 @@ pub mod untouched;
 
 pub use create::create;
 pub use file::{ExportFile, MissingBlock};
-pub use info::{read_existing, stored_bounds, Bounds, ExistingFile, Info, Steps};
+pub use info::{read_existing, stored_bounds, Bounds, ExistingFile, Info, Steps, NO_TIME_BOUND};
 pub use schema::{MAGIC, VERSION};
 
 /// Rows of the three certificate tables, the keys bundles and both access tables: written

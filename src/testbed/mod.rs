@@ -176,6 +176,10 @@ pub struct OrgSpec {
     pub seed: u64,
     /// Write block bytes to `block_data` (the POSTGRESQL blockstore).
     pub store_blocks_in_db: bool,
+    /// Devices' clocks run up to this many seconds ahead or behind the server's (Parsec
+    /// accepts −320 s to +300 s): vlob timestamps are the client's, so versions written in
+    /// one order get timestamps out of order. Blocks keep the server's time. 0: in step.
+    pub clock_skew_s: u32,
 }
 
 impl OrgSpec {
@@ -199,6 +203,7 @@ impl OrgSpec {
                 .expect("valid date"),
             seed: random::fnv1a(organization_id.as_bytes()),
             store_blocks_in_db: true,
+            clock_skew_s: 0,
         }
     }
 

@@ -117,7 +117,7 @@ pub async fn compare(
     if selection.is_none() {
         differences.push(finding(
             "rows",
-            "the file's vlobs and blocks match neither parsec-sequester's selection for this snapshot (vlobs created ≤ T, blocks created ≤ T + 320 s) nor Parsec's (rows below its markers at T): rows are missing or in excess, see the table comparison".into(),
+            "the file's vlobs and blocks match neither parsec-sequester's selection for this snapshot (vlobs below the marker at T, blocks stamped up to 320 s after the newest of those vlobs) nor Parsec's (rows below its markers at T): rows are missing or in excess, see the table comparison".into(),
         ));
     }
     for (what, recorded, expected) in [
@@ -245,22 +245,26 @@ async fn select(
     stored: Option<Bounds>,
     file: &Totals,
 ) -> Result<(Option<&'static str>, Totals, Totals)> {
+    // `info`'s totals count the selected rows stamped ≤ T, whoever made the file.
+    let select = |bounds: Bounds| async move {
+        let rows = base_info::totals(tx, source, &bounds, None).await?;
+        let counted = base_info::totals(tx, source, &bounds, Some(snapshot)).await?;
+        Ok::<_, crate::error::Error>((rows, counted))
+    };
     if let Some(bounds) = stored {
-        let t = base_info::totals(tx, source, &bounds, None).await?;
-        return Ok((Some("stored-bounds"), t, t));
+        let (rows, counted) = select(bounds).await?;
+        return Ok((Some("stored-bounds"), rows, counted));
     }
-    let ours = base_info::new_bounds(tx, source, snapshot).await?;
-    let ours_totals = base_info::totals(tx, source, &ours, None).await?;
-    if &ours_totals == file {
-        return Ok((Some("parsec-sequester"), ours_totals, ours_totals));
+    let (ours, ours_counted) = select(base_info::new_bounds(tx, source, snapshot).await?).await?;
+    if &ours == file {
+        return Ok((Some("parsec-sequester"), ours, ours_counted));
     }
-    let parsec = base_info::parsec_bounds(tx, source, snapshot).await?;
-    let parsec_rows = base_info::totals(tx, source, &parsec, None).await?;
-    if &parsec_rows == file {
-        let counted = base_info::totals(tx, source, &parsec, Some(snapshot)).await?;
-        return Ok((Some("parsec"), parsec_rows, counted));
+    let (parsec, parsec_counted) =
+        select(base_info::parsec_bounds(tx, source, snapshot).await?).await?;
+    if &parsec == file {
+        return Ok((Some("parsec"), parsec, parsec_counted));
     }
-    Ok((None, ours_totals, ours_totals))
+    Ok((None, ours, ours_counted))
 }
 
 fn table_name(name: &str) -> &'static str {

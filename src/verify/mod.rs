@@ -13,6 +13,7 @@ mod source_certificates;
 mod structure;
 pub mod text;
 mod totals;
+mod versions;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -160,6 +161,7 @@ fn check_contents(
         guarded(f, "the workspace manifest", |f| {
             totals::check_workspace_manifest(conn, info, f)
         });
+        guarded(f, "the vlob versions", |f| versions::check(conn, f));
     }
     if has("vlob_atom") && has("block") {
         report.totals = guarded(f, "the totals", |f| {

@@ -1,10 +1,11 @@
 //! Rows and bytes per table, and the file's sums against the totals recorded in `info`.
 //!
-//! The totals are computed when an export starts (reference §2.3). parsec-sequester's files
-//! hold exactly what they count. Parsec's exporter counts rows created up to the snapshot
-//! but exports every row below its markers, including some created after it: its files may
-//! hold more. Vlob versions carry their timestamp, so those up to the snapshot must still
-//! add up exactly; block rows carry none, so extra block bytes can only be noted.
+//! The totals are computed when an export starts (reference §2.3): they count the rows
+//! stamped up to the snapshot, while both Parsec's exporter and ours export every vlob row
+//! below the marker (the server's insertion order), some stamped after it, and ours adds
+//! the blocks those may reference: a file may hold more than it counts. Vlob versions carry
+//! their timestamp, so those up to the snapshot must still add up exactly; block rows carry
+//! none, so extra block bytes can only be noted.
 
 use std::collections::BTreeSet;
 
@@ -92,7 +93,7 @@ pub fn check(
     }
     if after_count > 0 {
         let text = format!(
-            "{after_count} vlob version(s) ({after} bytes) are timestamped after the snapshot: Parsec's exporter writes such rows (it exports every row below its markers, reference §2.3); readers never show them"
+            "{after_count} vlob version(s) ({after} bytes) are timestamped after the snapshot: they were written before a version stamped at or before it by a client whose clock was ahead, and exports keep them (every row below the marker, reference §2.3); readers show them only after their timestamp"
         );
         if exact {
             findings.problem("totals", format!("{text}, but --exact-totals was given"));
@@ -109,7 +110,7 @@ pub fn check(
         );
     } else if block_bytes > blocks_total {
         let text = format!(
-            "the blocks weigh {block_bytes} bytes, {} more than `info.blocks_total_bytes` ({blocks_total}): expected from Parsec's exporter, which exports block rows created after the snapshot below its marker without counting them (reference §2.3); files made by parsec-sequester always match exactly",
+            "the blocks weigh {block_bytes} bytes, {} more than `info.blocks_total_bytes` ({blocks_total}): blocks stored after the snapshot, which exports keep without counting them (Parsec's below its marker, reference §2.3; parsec-sequester's up to 320 s after the newest exported vlob version, so that no block such a version references is missing)",
             block_bytes - blocks_total
         );
         if exact {

@@ -16,12 +16,15 @@ fn cut(full: &Path, to: &Path, sql: &str, with_bounds: bool) {
     let conn = Connection::open(to).unwrap();
     conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
     if with_bounds {
-        // The bounds an export of this snapshot records at creation (README, "Consistency").
+        // The bounds an export of this snapshot records at creation (README, "Consistency"):
+        // vlobs by the marker alone (i64::MAX: no time bound), blocks up to 320 s after the
+        // newest exported version.
         conn.execute_batch(
             "CREATE TABLE parsec_sequester_bounds (vlob_marker INTEGER NOT NULL, vlob_time_bound INTEGER NOT NULL, \
              block_marker INTEGER NOT NULL, block_time_bound INTEGER NOT NULL, created_by TEXT NOT NULL); \
-             INSERT INTO parsec_sequester_bounds SELECT (SELECT COALESCE(MAX(sequential_id), 0) FROM vlob_atom), snapshot_timestamp, \
-             (SELECT COALESCE(MAX(sequential_id), 0) FROM block), snapshot_timestamp + 320000000, 'test' FROM info;",
+             INSERT INTO parsec_sequester_bounds SELECT (SELECT COALESCE(MAX(sequential_id), 0) FROM vlob_atom), 9223372036854775807, \
+             (SELECT COALESCE(MAX(sequential_id), 0) FROM block), \
+             MAX(snapshot_timestamp, (SELECT COALESCE(MAX(timestamp), 0) FROM vlob_atom)) + 320000000, 'test' FROM info;",
         )
         .unwrap();
     }

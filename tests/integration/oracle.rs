@@ -18,6 +18,9 @@ pub struct Expected {
     pub keys_bundles: Vec<Vec<Value>>,
     pub user_accesses: Vec<Vec<Value>>,
     pub sequester_accesses: Vec<Vec<Value>>,
+    /// `info`'s totals (reference §2.3): bytes of the realm's rows stamped ≤ T.
+    pub vlobs_total_bytes: i64,
+    pub blocks_total_bytes: i64,
 }
 
 fn us(t: DateTime<Utc>) -> i64 {
@@ -30,7 +33,6 @@ fn blob(u: Uuid) -> Value {
 
 pub async fn expected(client: &Client, org: &str, realm: Uuid, t_us: i64) -> Expected {
     let t = DateTime::<Utc>::from_timestamp_micros(t_us).unwrap();
-    let t_blocks = DateTime::<Utc>::from_timestamp_micros(t_us + 320_000_000).unwrap();
     let ids = client
         .query_one(
             "SELECT o._id, r._id FROM organization o JOIN realm r ON r.organization = o._id WHERE o.organization_id = $1 AND r.realm_id = $2",
@@ -40,10 +42,13 @@ pub async fn expected(client: &Client, org: &str, realm: Uuid, t_us: i64) -> Exp
         .unwrap();
     let (o, r): (i32, i32) = (ids.get(0), ids.get(1));
 
-    let vlobs = client
+    let vlobs: Vec<Vec<Value>> = client
         .query(
+            // Reference §2.5: every row up to the marker, the highest `_id` stamped ≤ T.
             "SELECT v._id, v.vlob_id, v.version, v.key_index, v.blob, d.device_id, v.created_on FROM vlob_atom v, device d \
-             WHERE d._id = v.author AND v.realm = $1 AND v.created_on <= $2 ORDER BY v._id",
+             WHERE d._id = v.author AND v.realm = $1 \
+             AND v._id <= (SELECT COALESCE(MAX(_id), 0) FROM vlob_atom WHERE realm = $1 AND created_on <= $2) \
+             ORDER BY v._id",
             &[&r, &t],
         )
         .await
@@ -63,12 +68,24 @@ pub async fn expected(client: &Client, org: &str, realm: Uuid, t_us: i64) -> Exp
             ]
         })
         .collect();
+    // README, "Consistency": blocks stamped up to 320 s after the newest exported version
+    // (and at least T + 320 s), so that every block those versions reference is in.
+    let newest = vlobs
+        .iter()
+        .map(|row| match row[7] {
+            Value::Integer(t) => t,
+            _ => unreachable!(),
+        })
+        .max()
+        .unwrap_or(t_us)
+        .max(t_us);
+    let t_blocks = DateTime::<Utc>::from_timestamp_micros(newest).unwrap();
     let block_rows = client
         .query(
             "SELECT b._id, b.block_id, d.device_id, b.size, b.key_index, bd.data FROM block b \
              JOIN device d ON d._id = b.author \
              LEFT JOIN block_data bd ON bd.block_id = b.block_id AND bd.organization_id = $3 \
-             WHERE b.realm = $1 AND b.created_on <= $2 ORDER BY b._id",
+             WHERE b.realm = $1 AND b.created_on <= $2 + interval '320 seconds' ORDER BY b._id",
             &[&r, &t_blocks, &org],
         )
         .await
@@ -153,7 +170,21 @@ pub async fn expected(client: &Client, org: &str, realm: Uuid, t_us: i64) -> Exp
          WHERE kb._id = a.realm_keys_bundle AND s._id = a.sequester_service AND a.realm = $1 AND kb.certified_on <= $2",
     )
     .await;
+    let total = |table: &'static str| async move {
+        client
+            .query_one(
+                &format!("SELECT COALESCE(SUM(size), 0)::int8 FROM {table} WHERE realm = $1 AND created_on <= $2"),
+                &[&r, &t],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let vlobs_total_bytes = total("vlob_atom").await;
+    let blocks_total_bytes = total("block").await;
     Expected {
+        vlobs_total_bytes,
+        blocks_total_bytes,
         vlobs,
         blocks,
         block_data,

@@ -2,6 +2,7 @@
 //! binary `COPY`, each payload generated on the fly so memory stays bounded at any scale.
 
 use super::*;
+use crate::testbed::plan::DeviceIdx;
 
 #[derive(Clone, Copy, Default)]
 pub(super) struct RealmStats {
@@ -40,11 +41,45 @@ pub(super) fn next_vlob(rng: &mut StdRng, vlobs: &mut Vec<(Uuid, i32)>) -> (Uuid
 }
 
 pub(super) fn pick_writer(rng: &mut StdRng, ids: &Ids, window: &Window) -> Result<i32> {
-    let device = window
+    pick_writer_device(rng, window).and_then(|device| ids.device(device))
+}
+
+fn pick_writer_device(rng: &mut StdRng, window: &Window) -> Result<DeviceIdx> {
+    window
         .writers
         .choose(rng)
-        .ok_or_else(|| anyhow!("internal error: activity window without writers"))?;
-    ids.device(*device)
+        .copied()
+        .ok_or_else(|| anyhow!("internal error: activity window without writers"))
+}
+
+/// A device's clock offset from the server's, in µs, within ±`skew_s` seconds: fixed per
+/// device (and seed), so one device's versions are consistently early or late.
+pub(super) fn clock_offset(seed: u64, device: DeviceIdx, skew_s: u32) -> i64 {
+    if skew_s == 0 {
+        return 0;
+    }
+    let span = i64::from(skew_s) * 1_000_000;
+    let mut rng = stream_rng(
+        seed ^ (device as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        CLOCK_STREAM,
+    );
+    rng.gen_range(-span..span)
+}
+
+/// What a client with that clock offset stamps a write made at server time `at`: kept
+/// strictly inside the window (after the certificate that opened it, as Parsec's server
+/// requires, and before the next one), distinct per position so no two versions of a vlob
+/// share a timestamp.
+pub(super) fn client_timestamp(at: Ts, offset_us: i64, window: &Window, position: usize) -> Ts {
+    let stamped = at + Duration::microseconds(offset_us);
+    let nudge = Duration::microseconds(1 + position as i64);
+    if stamped <= window.start {
+        window.start + nudge
+    } else if stamped >= window.end {
+        window.end - nudge
+    } else {
+        stamped
+    }
 }
 
 pub(super) async fn copy_vlobs(
@@ -81,7 +116,7 @@ pub(super) async fn copy_vlobs(
         let realm_row = ids.realm(window.realm)?;
         let key_index = window.key_index as i32;
         let timestamps = spread_timestamps(window.start, window.end, window.vlobs, &mut rng);
-        for (position, created_on) in timestamps.into_iter().enumerate() {
+        for (position, server_time) in timestamps.into_iter().enumerate() {
             let realm_vlobs = &mut vlobs[window.realm];
             let (vlob_id, version) = if position == 0 && window.starts_with_realm_manifest {
                 // Version 1 of the workspace manifest, whose vlob ID is the realm ID.
@@ -91,7 +126,10 @@ pub(super) async fn copy_vlobs(
             } else {
                 next_vlob(&mut rng, realm_vlobs)
             };
-            let author = pick_writer(&mut rng, ids, window)?;
+            let device = pick_writer_device(&mut rng, window)?;
+            let author = ids.device(device)?;
+            let offset = clock_offset(spec.seed, device, spec.clock_skew_s);
+            let created_on = client_timestamp(server_time, offset, window, position);
             // Skewed towards small manifests.
             let skew: f64 = rng.gen::<f64>().powi(2);
             let size = VLOB_MIN_SIZE + (skew * (VLOB_MAX_SIZE - VLOB_MIN_SIZE) as f64) as usize;

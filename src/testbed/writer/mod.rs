@@ -28,6 +28,7 @@ use bulk::{copy_blocks, copy_vlobs, link_vlob_updates};
 const CERTIFICATE_STREAM: u64 = 2;
 const VLOB_STREAM: u64 = 3;
 const BLOCK_STREAM: u64 = 4;
+const CLOCK_STREAM: u64 = 5;
 
 /// Encrypted manifest sizes: most are small, a few reach a few KiB.
 const VLOB_MIN_SIZE: usize = 200;
