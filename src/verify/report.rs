@@ -121,8 +121,8 @@ pub struct AgainstDbReport {
     /// The database, without its password.
     pub database: String,
     pub blockstore: String,
-    /// Which row selection the file matches: `parsec-sequester` (vlobs created ≤ T, blocks
-    /// created ≤ T + 320 s), `parsec` (Parsec's markers at T), `stored-bounds` (an unfinished
+    /// Which row selection the file matches: `parsec-sequester` (vlobs below the marker at T, blocks
+    /// stamped ≤ 320 s after the newest of them), `parsec` (Parsec's markers at T), `stored-bounds` (an unfinished
     /// export of ours), or null when it matches none.
     pub selection: Option<&'static str>,
     pub tables: Vec<TableComparison>,

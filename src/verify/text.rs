@@ -123,7 +123,7 @@ fn render_against_db(w: &mut String, a: &AgainstDbReport) {
         "Selection           {}",
         match a.selection {
             Some("parsec-sequester") =>
-                "parsec-sequester's (vlobs created ≤ T, blocks created ≤ T + 320 s)",
+                "parsec-sequester's (vlobs below the marker at T, blocks stamped ≤ 320 s after the newest of them)",
             Some("parsec") => "Parsec's (every row below its markers at T)",
             Some("stored-bounds") => "the bounds stored in this unfinished export",
             _ => "none: the file's rows match no selection of the database",

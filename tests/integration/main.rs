@@ -3,6 +3,7 @@
 mod access_facts;
 mod bad_inputs;
 mod bad_outputs;
+mod clock_skew;
 mod concurrent_writers;
 mod existing_file;
 mod export_errors;

@@ -85,7 +85,7 @@ pub async fn expected(client: &Client, org: &str, realm: Uuid, t_us: i64) -> Exp
             "SELECT b._id, b.block_id, d.device_id, b.size, b.key_index, bd.data FROM block b \
              JOIN device d ON d._id = b.author \
              LEFT JOIN block_data bd ON bd.block_id = b.block_id AND bd.organization_id = $3 \
-             WHERE b.realm = $1 AND b.created_on <= $2 + interval '320 seconds' ORDER BY b._id",
+             WHERE b.realm = $1 AND b.created_on <= $2::timestamptz + interval '320 seconds' ORDER BY b._id",
             &[&r, &t_blocks, &org],
         )
         .await

@@ -317,6 +317,38 @@ mod tests {
     }
 
     #[test]
+    fn skewed_clocks_stay_in_parsecs_window_and_inside_the_activity_window() {
+        let offsets: Vec<i64> = (0..50).map(|d| clock_offset(7, d, 300)).collect();
+        assert!(offsets.iter().all(|o| o.abs() < 300_000_000));
+        assert!(offsets.iter().any(|o| *o > 100_000_000), "no device ahead");
+        assert!(
+            offsets.iter().any(|o| *o < -100_000_000),
+            "no device behind"
+        );
+        assert_eq!(clock_offset(7, 3, 0), 0);
+        let start = DateTime::from_timestamp_micros(1_000_000_000_000_000).expect("valid");
+        let window = Window {
+            realm: 0,
+            key_index: 1,
+            start,
+            end: start + Duration::seconds(600),
+            vlobs: 3,
+            blocks: 0,
+            writers: vec![0],
+            starts_with_realm_manifest: false,
+        };
+        let inside = start + Duration::seconds(300);
+        let ahead = client_timestamp(inside, 200_000_000, &window, 0);
+        assert_eq!(ahead, inside + Duration::seconds(200));
+        // Pushed outside the window: kept just inside, distinct per position.
+        let early = [0, 1].map(|p| client_timestamp(start, -300_000_000, &window, p));
+        assert!(early.iter().all(|t| *t > window.start && *t < window.end));
+        assert_ne!(early[0], early[1]);
+        let late = client_timestamp(window.end, 100_000_000, &window, 0);
+        assert!(late < window.end && late > window.start);
+    }
+
+    #[test]
     fn vlob_versions_are_contiguous() {
         let mut rng = stream_rng(2, 2);
         let mut vlobs = vec![(Uuid::nil(), 1)];
