@@ -234,7 +234,10 @@ impl Context {
              WHERE realm = $1 ORDER BY _id DESC LIMIT 1",
             v = self.vlob_atom
         );
-        self.timed(c, s, "vlob version", &sql, &[&self.realm, &now])
+        // Its own timestamp: two versions of a vlob never share one in a client's writes
+        // (and the export format cannot hold them).
+        let next = now + chrono::Duration::microseconds(1);
+        self.timed(c, s, "vlob version", &sql, &[&self.realm, &next])
             .await;
         self.block(c, s, "block", now).await;
         let sql = format!(
