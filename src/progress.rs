@@ -70,6 +70,22 @@ impl Progress {
         }
     }
 
+    /// A status line that belongs to the next step: on a terminal it stays between the bars
+    /// already shown and the next one, instead of going above them all.
+    pub fn line(&self, text: &str) {
+        match self.mode {
+            Mode::Bars => {
+                let line = self.multi.add(ProgressBar::new(1));
+                if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                    line.set_style(style);
+                }
+                line.finish_with_message(text.to_owned());
+            }
+            Mode::Plain => stderr_line(text),
+            Mode::Quiet => {}
+        }
+    }
+
     pub fn step(&self, index: u8, label: &str, total: u64, unit: Unit) -> Step {
         let title = format!("{index}/4 {label}");
         let bar = (self.mode == Mode::Bars).then(|| {

@@ -203,7 +203,7 @@ pub async fn export_realm(
         tokio::task::block_in_place(|| file.blocks_data_progress())?;
     let (_, block_count, block_bytes) =
         tokio::task::block_in_place(|| file.blocks_metadata_done())?;
-    progress.message(&format!(
+    progress.line(&format!(
         "Roughly {} to download ({missing_count} of {block_count} blocks)",
         indicatif::HumanBytes(missing_bytes.max(0) as u64)
     ));
