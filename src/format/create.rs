@@ -8,6 +8,11 @@ use super::info::{Bounds, Info};
 use super::schema::{BOUNDS_SQL, BOUNDS_TABLE, SCHEMA_SQL};
 use crate::error::{Error, Result};
 
+/// Blocks are up to 512 KiB: with SQLite's default 4 KiB pages each is a chain of 128
+/// overflow pages, one write system call each. 64 KiB pages (SQLite's largest; any reader
+/// opens them) cut that by 16.
+const PAGE_SIZE: u32 = 65_536;
+
 /// Creates `path` with the schema, the `info` row and the bounds, all-or-nothing: the file
 /// is built under a temporary name in the same directory, then linked into place only if
 /// `path` still does not exist. A crash leaves at most a stray `.parsec-export-*.tmp`.
@@ -28,6 +33,8 @@ pub fn create(path: &Path, info: &Info, bounds: &Bounds) -> Result<()> {
         .map_err(|e| io(format!("cannot create a file in {}: {e}", dir.display())))?;
     {
         let mut conn = Connection::open(temp.path()).map_err(|e| Error::sqlite(path, e))?;
+        conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE}"))
+            .map_err(|e| Error::sqlite(path, e))?;
         let tx = conn.transaction().map_err(|e| Error::sqlite(path, e))?;
         tx.execute_batch(SCHEMA_SQL)
             .and_then(|_| tx.execute_batch(BOUNDS_SQL))
