@@ -1,0 +1,104 @@
+//! What the PostgreSQL connection and the object stores share about verified TLS: loading
+//! PEM files (CA bundles, client certificates and keys), the OS trust store, and turning a
+//! certificate rejection buried in an error chain into a sentence saying what failed.
+
+use std::path::Path;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{CertificateError, RootCertStore};
+
+/// Every certificate of a PEM file; an unreadable file or one without a certificate is an
+/// error naming it.
+pub fn load_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read the {what} `{}`: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "the {what} `{}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// A private key (PKCS#8, PKCS#1 or SEC1) from a PEM file. The message never shows its content.
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| format!("cannot read a private key from `{}`: {e}", path.display()))
+}
+
+/// A trust store holding the certificates of a PEM bundle.
+pub fn roots_from_file(path: &Path, what: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(path, what)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("the {what} `{}`: {e}", path.display()))?;
+    }
+    Ok(roots)
+}
+
+/// The operating system's trust store (honours `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+pub fn system_roots() -> Result<RootCertStore, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (_added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        let why = found
+            .errors
+            .first()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        return Err(format!(
+            "the operating system's trust store has no certificate{why} (install ca-certificates, or give a CA file)"
+        ));
+    }
+    Ok(roots)
+}
+
+/// If `err`'s chain holds a certificate rejection, what was wrong, in words.
+pub fn describe_rejection(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let found = e.downcast_ref::<rustls::Error>().or_else(|| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(c)) = found {
+            return Some(certificate_problem(c));
+        }
+        if let Some(other @ rustls::Error::AlertReceived(_)) = found {
+            return Some(format!("the TLS handshake failed: {other}"));
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn certificate_problem(c: &CertificateError) -> String {
+    match c {
+        CertificateError::UnknownIssuer => {
+            "certificate verification failed: unknown CA (the server's certificate is not signed by a trusted CA: check the CA file given)".into()
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "certificate verification failed: the server's certificate has expired".into()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate verification failed: the server's certificate is not valid yet (check the clocks)".into()
+        }
+        CertificateError::NotValidForName => {
+            "certificate verification failed: host name mismatch (the server's certificate is not issued for the host connected to)".into()
+        }
+        CertificateError::NotValidForNameContext { expected, presented } => format!(
+            "certificate verification failed: host name mismatch (connected to {expected:?}, the server's certificate is for {})",
+            presented.join(", ")
+        ),
+        CertificateError::Revoked => {
+            "certificate verification failed: the server's certificate is revoked".into()
+        }
+        other => format!("certificate verification failed: {other}"),
+    }
+}
