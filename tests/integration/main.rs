@@ -3,6 +3,7 @@
 mod access_facts;
 mod bad_inputs;
 mod bad_outputs;
+mod certs;
 mod concurrent_writers;
 mod existing_file;
 mod export_errors;
@@ -33,7 +34,9 @@ mod stores;
 mod swift;
 mod testbed_cmd;
 mod tls;
+mod tls_cluster;
 mod torture;
+mod verified_tls;
 mod verify_db;
 mod verify_file;
 mod writers;
