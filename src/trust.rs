@@ -62,11 +62,7 @@ pub fn system_roots() -> Result<RootCertStore, String> {
 pub fn describe_rejection(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(err);
     while let Some(e) = current {
-        let found = e.downcast_ref::<rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
+        let found = rustls_error(e);
         if let Some(rustls::Error::InvalidCertificate(c)) = found {
             return Some(certificate_problem(c));
         }
@@ -76,6 +72,16 @@ pub fn describe_rejection(err: &(dyn std::error::Error + 'static)) -> Option<Str
         current = e.source();
     }
     None
+}
+
+/// `e` itself, or the error an `io::Error` (possibly nested) carries: `io::Error::source`
+/// skips over it.
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(found) = e.downcast_ref::<rustls::Error>() {
+        return Some(found);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
 }
 
 fn certificate_problem(c: &CertificateError) -> String {
