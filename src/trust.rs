@@ -87,7 +87,7 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
 fn certificate_problem(c: &CertificateError) -> String {
     match c {
         CertificateError::UnknownIssuer => {
-            "certificate verification failed: unknown CA (the server's certificate is not signed by a trusted CA: check the CA file given)".into()
+            "certificate verification failed: unknown CA (the server's certificate is not signed by a trusted CA)".into()
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             "certificate verification failed: the server's certificate has expired".into()
@@ -99,8 +99,17 @@ fn certificate_problem(c: &CertificateError) -> String {
             "certificate verification failed: host name mismatch (the server's certificate is not issued for the host connected to)".into()
         }
         CertificateError::NotValidForNameContext { expected, presented } => format!(
-            "certificate verification failed: host name mismatch (connected to {expected:?}, the server's certificate is for {})",
-            presented.join(", ")
+            "certificate verification failed: host name mismatch (connected to `{}`, the server's certificate is for {})",
+            expected.to_str(),
+            presented
+                .iter()
+                .map(|p| {
+                    // rustls gives `DnsName("x")` / `IpAddress(x)`: keep the name.
+                    let name = p.trim_start_matches("DnsName(").trim_start_matches("IpAddress(");
+                    format!("`{}`", name.trim_end_matches(')').trim_matches('"'))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         CertificateError::Revoked => {
             "certificate verification failed: the server's certificate is revoked".into()

@@ -65,6 +65,21 @@ pub struct SslSettings {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
+impl SslSettings {
+    /// What the server's certificate is checked against, for messages.
+    pub fn trusted(&self) -> String {
+        match &self.verify {
+            Verify::Nothing => "nothing (the certificate is not verified)".to_owned(),
+            Verify::Chain(Roots::File(p)) | Verify::Full(Roots::File(p)) => {
+                format!("sslrootcert `{}`", p.display())
+            }
+            Verify::Chain(Roots::System) | Verify::Full(Roots::System) => {
+                "the operating system's trust store (sslrootcert=system)".to_owned()
+            }
+        }
+    }
+}
+
 /// Splits libpq's TLS options out of `url`: returns the URL tokio-postgres can parse and
 /// the options found (still percent-encoded values decoded).
 pub fn take_ssl_params(url: &str) -> (String, Vec<(String, String)>) {

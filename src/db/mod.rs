@@ -121,8 +121,9 @@ impl DbTarget {
             return Error::DbUnreachable {
                 target,
                 reason: format!(
-                    "TLS (sslmode={}): {problem}",
-                    libpq::mode_name(self.ssl.mode)
+                    "TLS (sslmode={}): {problem}; trusted: {}",
+                    libpq::mode_name(self.ssl.mode),
+                    self.ssl.trusted()
                 ),
             };
         }
