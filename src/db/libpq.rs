@@ -165,9 +165,11 @@ pub fn resolve(
                 mode_name(mode)
             )))
         }
-        // libpq's compatibility rule: a root certificate file makes require (and prefer)
-        // check the chain, as verify-ca does.
-        (SslMode::Require | SslMode::Prefer, Some(r @ Roots::File(_))) => Verify::Chain(r),
+        // libpq's documented compatibility rule: a root certificate file makes require
+        // check the chain, as verify-ca does. (With prefer, libpq retries in plain text
+        // when that check fails; we do not go down to plain text, so prefer stays
+        // encryption only.)
+        (SslMode::Require, Some(r @ Roots::File(_))) => Verify::Chain(r),
         (SslMode::Require | SslMode::Prefer, _) => Verify::Nothing,
     };
     let client = if mode == SslMode::Disable {
@@ -309,6 +311,8 @@ mod tests {
         let p = vec![("sslmode".to_owned(), "require".to_owned())];
         let s = resolve(&p, &env, None).unwrap();
         assert_eq!(s.verify, Verify::Chain(Roots::File(ca.clone())));
+        let p = vec![("sslmode".to_owned(), "prefer".to_owned())];
+        assert_eq!(resolve(&p, &env, None).unwrap().verify, Verify::Nothing);
         assert_eq!(
             resolve(&[], &env, None).unwrap().verify,
             Verify::Full(Roots::File(ca.clone()))
