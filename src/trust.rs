@@ -117,3 +117,46 @@ fn certificate_problem(c: &CertificateError) -> String {
         other => format!("certificate verification failed: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn rejections_are_found_inside_nested_io_errors() {
+        let tls = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let io = std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, tls));
+        let found = describe_rejection(&Wrapper(io)).unwrap();
+        assert!(found.contains("unknown CA"), "{found}");
+        let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(describe_rejection(&Wrapper(plain)), None);
+    }
+
+    #[test]
+    fn a_name_mismatch_names_both_sides() {
+        let e = CertificateError::NotValidForNameContext {
+            expected: rustls::pki_types::ServerName::try_from("127.0.0.2").unwrap(),
+            presented: vec![
+                "DnsName(\"localhost\")".into(),
+                "IpAddress(127.0.0.1)".into(),
+            ],
+        };
+        assert_eq!(
+            certificate_problem(&e),
+            "certificate verification failed: host name mismatch (connected to `127.0.0.2`, the server's certificate is for `localhost`, `127.0.0.1`)"
+        );
+    }
+}

@@ -4,6 +4,15 @@
 //! libpq, a file that is not a regular file or that others may read is ignored with a warning.
 
 use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+/// The URL is parsed more than once per run (the secrets to scrub, then the command): the
+/// file's warnings are said once.
+static WARNED: Once = Once::new();
+
+fn warn_once(message: String) {
+    WARNED.call_once(|| tracing::warn!("{message}"));
+}
 
 /// What a connection is looking for.
 pub struct Wanted<'a> {
@@ -26,24 +35,27 @@ pub fn lookup(file: &Path, wanted: &Wanted<'_>) -> Option<String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = std::fs::metadata(file).ok()?;
     if !meta.is_file() {
-        tracing::warn!(
+        warn_once(format!(
             "password file \"{}\" is not a plain file: ignored",
             file.display()
-        );
+        ));
         return None;
     }
     if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(
+        warn_once(format!(
             "password file \"{}\" has group or world access (mode {:o}): ignored; permissions should be u=rw (0600) or less",
             file.display(),
             meta.mode() & 0o777
-        );
+        ));
         return None;
     }
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
-            tracing::warn!("cannot read password file \"{}\": {e}", file.display());
+            warn_once(format!(
+                "cannot read password file \"{}\": {e}",
+                file.display()
+            ));
             return None;
         }
     };

@@ -248,5 +248,10 @@ async fn pgpassword_and_the_password_file() {
     std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o640)).unwrap();
     let r = realms(&url, home.path(), &[("PGPASSFILE", &file)]);
     assert_ne!(r.code, CONNECTED, "{}", r.all());
-    assert!(r.stderr.contains("group or world access"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("group or world access").count(),
+        1,
+        "{}",
+        r.stderr
+    );
 }
