@@ -19,6 +19,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "PARSEC_LOG_LEVEL", default_value = "warn")]
     pub log_level: String,
 
+    /// PEM file of the CAs that S3 and Swift endpoints over HTTPS are verified against,
+    /// instead of the OS trust store (default: AWS_CA_BUNDLE for S3, else SSL_CERT_FILE).
+    #[arg(
+        long,
+        global = true,
+        env = "PARSEC_BLOCKSTORE_CA_BUNDLE",
+        value_name = "FILE"
+    )]
+    pub blockstore_ca_bundle: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

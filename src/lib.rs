@@ -13,4 +13,5 @@ pub mod progress;
 pub mod report;
 pub mod secrets;
 pub mod testbed;
+pub mod trust;
 pub mod verify;

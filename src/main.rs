@@ -8,6 +8,9 @@ use parsec_sequester::commands;
 fn main() {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
+    if let Some(bundle) = &cli.blockstore_ca_bundle {
+        parsec_sequester::blockstore::trust::set_ca_bundle(bundle.clone());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

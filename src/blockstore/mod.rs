@@ -7,6 +7,7 @@ pub mod raid;
 mod retry;
 mod s3;
 mod swift;
+pub mod trust;
 
 pub use config::{
     parse_blockstore_configs, BlockstoreConfig, RaidMode, S3Config, SingleStore, SwiftConfig,

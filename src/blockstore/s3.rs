@@ -11,12 +11,14 @@ use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 use uuid::Uuid;
 
-use super::{object_name, BlockStore, ReadResult, S3Config, StoreError};
+use super::{object_name, trust, BlockStore, ReadResult, S3Config, StoreError};
 use crate::error::{Error, Result};
 
 pub struct S3BlockStore {
     client: AmazonS3,
     description: String,
+    /// The CAs HTTPS is verified against, for messages.
+    trusted: String,
 }
 
 impl S3BlockStore {
@@ -27,10 +29,22 @@ impl S3BlockStore {
         } else {
             &config.region
         };
-        let options = ClientOptions::new()
+        let mut options = ClientOptions::new()
             .with_allow_http(true)
             .with_connect_timeout(Duration::from_secs(10))
             .with_timeout(Duration::from_secs(120));
+        let trusted = match trust::ca_bundle(trust::StoreKind::S3)? {
+            None => "the operating system's trust store".to_owned(),
+            Some((pem, named)) => {
+                let certs = object_store::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| Error::BlockstoreConfig(format!("the CA bundle {named}: {e}")))?;
+                for cert in certs {
+                    options = options.with_root_certificate(cert);
+                }
+                options = options.with_no_system_certificates(true);
+                named
+            }
+        };
         let mut builder = AmazonS3Builder::new()
             .with_region(region)
             .with_bucket_name(&config.bucket)
@@ -57,6 +71,7 @@ impl S3BlockStore {
         Ok(S3BlockStore {
             client,
             description,
+            trusted,
         })
     }
 }
@@ -69,7 +84,7 @@ impl S3BlockStore {
             .put(&Path::from(name), data.into())
             .await
             .map(|_| ())
-            .map_err(classify)
+            .map_err(|e| self.classify(e))
     }
 }
 
@@ -82,10 +97,16 @@ fn scrub(text: &str, config: &S3Config) -> String {
     }
 }
 
-fn classify(e: object_store::Error) -> StoreError {
-    match e {
-        object_store::Error::NotFound { .. } => StoreError::NotFound,
-        other => StoreError::Unavailable(one_line(&other)),
+impl S3BlockStore {
+    fn classify(&self, e: object_store::Error) -> StoreError {
+        match e {
+            object_store::Error::NotFound { .. } => StoreError::NotFound,
+            other => self.unavailable(&other),
+        }
+    }
+
+    fn unavailable(&self, e: &object_store::Error) -> StoreError {
+        StoreError::Unavailable(trust::explain(e, &self.trusted, one_line(e)))
     }
 }
 
@@ -111,12 +132,12 @@ impl BlockStore for S3BlockStore {
     fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult> {
         Box::pin(async move {
             let path = Path::from(object_name(organization_id, block_id));
-            let result = self.client.get(&path).await.map_err(classify)?;
+            let result = self.client.get(&path).await.map_err(|e| self.classify(e))?;
             let size = usize::try_from(result.meta.size).unwrap_or(0);
             // Streamed into one buffer of the announced size: a body cut short is an error.
             let mut data = Vec::with_capacity(size);
             let mut stream = result.into_stream();
-            while let Some(chunk) = stream.try_next().await.map_err(classify)? {
+            while let Some(chunk) = stream.try_next().await.map_err(|e| self.classify(e))? {
                 data.extend_from_slice(&chunk);
             }
             if data.len() != size {
@@ -140,7 +161,7 @@ impl BlockStore for S3BlockStore {
                 Err(object_store::Error::NotFound { .. }) => {
                     Err(StoreError::Unavailable("the bucket does not exist".into()))
                 }
-                Err(e) => Err(StoreError::Unavailable(one_line(&e))),
+                Err(e) => Err(self.unavailable(&e)),
             }
         })
     }

@@ -9,30 +9,41 @@ use reqwest::StatusCode;
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
-use super::{object_name, BlockStore, ReadResult, StoreError, SwiftConfig};
+use super::{object_name, trust, BlockStore, ReadResult, StoreError, SwiftConfig};
 use crate::error::{Error, Result};
 
 pub struct SwiftBlockStore {
     http: reqwest::Client,
     config: SwiftConfig,
     description: String,
+    /// The CAs HTTPS is verified against, for messages.
+    trusted: String,
     /// (storage URL, token), obtained at first use and renewed when refused.
     session: RwLock<Option<(String, String)>>,
 }
 
 impl SwiftBlockStore {
     pub fn new(config: &SwiftConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| {
-                Error::BlockstoreConfig(format!("cannot build an HTTP client for Swift: {e}"))
-            })?;
+            .timeout(Duration::from_secs(120));
+        let trusted = match trust::ca_bundle(trust::StoreKind::Swift)? {
+            None => "the operating system's trust store".to_owned(),
+            Some((pem, named)) => {
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| Error::BlockstoreConfig(format!("the CA bundle {named}: {e}")))?;
+                builder = builder.tls_certs_only(certs);
+                named
+            }
+        };
+        let http = builder.build().map_err(|e| {
+            Error::BlockstoreConfig(format!("cannot build an HTTP client for Swift: {e}"))
+        })?;
         Ok(SwiftBlockStore {
             http,
             description: super::SingleStore::Swift(config.clone()).to_string(),
             config: config.clone(),
+            trusted,
             session: RwLock::new(None),
         })
     }
@@ -50,10 +61,7 @@ impl SwiftBlockStore {
             .send()
             .await
             .map_err(|e| {
-                StoreError::unavailable(format!(
-                    "Swift authentication: {}",
-                    without_url_secrets(&e)
-                ))
+                StoreError::unavailable(format!("Swift authentication: {}", self.explain(&e)))
             })?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -117,7 +125,7 @@ impl SwiftBlockStore {
                 .header("X-Auth-Token", token)
                 .send()
                 .await
-                .map_err(|e| StoreError::unavailable(without_url_secrets(&e)))?;
+                .map_err(|e| StoreError::unavailable(self.explain(&e)))?;
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
@@ -125,6 +133,12 @@ impl SwiftBlockStore {
         Err(StoreError::Unavailable(
             "Swift refused a fresh token (401)".into(),
         ))
+    }
+}
+
+impl SwiftBlockStore {
+    fn explain(&self, e: &reqwest::Error) -> String {
+        trust::explain(e, &self.trusted, without_url_secrets(e))
     }
 }
 

@@ -1,6 +1,8 @@
 //! PostgreSQL access: read-only connections to a Parsec server's database, the schema-level
 //! check, and (in `queries`) every SQL statement the tool runs.
 
+mod libpq;
+mod pgpass;
 pub mod queries;
 pub mod schema;
 mod tls;
@@ -17,6 +19,7 @@ pub struct DbTarget {
     config: Config,
     display: String,
     password: Option<String>,
+    ssl: libpq::SslSettings,
 }
 
 impl std::fmt::Debug for DbTarget {
@@ -44,15 +47,31 @@ impl DbTarget {
                 "invalid --db: got {shown}; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
             )));
         }
-        let mut config = Config::from_str(url).map_err(|e| {
+        let (pg_url, ssl_params) = libpq::take_ssl_params(url);
+        let env = |name: &str| std::env::var(name).ok();
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let ssl = libpq::resolve(&ssl_params, &env, home.as_deref())?;
+        let mut config = Config::from_str(&pg_url).map_err(|e| {
             Error::Usage(format!(
                 "invalid --db URL ({}): expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or ?host=/run/postgresql for a unix socket",
                 scrub_text(&e.to_string(), url)
             ))
         })?;
-        let password = config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned());
+        config.ssl_mode(match ssl.mode {
+            libpq::SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            libpq::SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        let password = match config.get_password() {
+            Some(p) => Some(String::from_utf8_lossy(p).into_owned()),
+            None => {
+                let found = password_from_environment(&config, &env, home.as_deref());
+                if let Some(p) = &found {
+                    config.password(p.as_str());
+                }
+                found
+            }
+        };
         // The server sees who we are, and every transaction is read-only: the tool must never
         // modify the server's data, even by mistake.
         config.application_name("parsec-sequester");
@@ -62,6 +81,7 @@ impl DbTarget {
             config,
             display,
             password,
+            ssl,
         })
     }
 
@@ -84,7 +104,7 @@ impl DbTarget {
 
     async fn connect_with(config: &Config, target: &DbTarget) -> Result<Client> {
         let (client, connection) = config
-            .connect(tls::connector()?)
+            .connect(tls::connector(&target.ssl)?)
             .await
             .map_err(|e| target.connect_error(e))?;
         tokio::spawn(async move {
@@ -96,8 +116,18 @@ impl DbTarget {
     }
 
     fn connect_error(&self, err: tokio_postgres::Error) -> Error {
-        let reason = self.scrub(&describe_pg_error(&err));
         let target = self.display.clone();
+        if let Some(problem) = crate::trust::describe_rejection(&err) {
+            return Error::DbUnreachable {
+                target,
+                reason: format!(
+                    "TLS (sslmode={}): {problem}; trusted: {}",
+                    libpq::mode_name(self.ssl.mode),
+                    self.ssl.trusted()
+                ),
+            };
+        }
+        let reason = self.scrub(&describe_pg_error(&err));
         match err.as_db_error().map(|e| e.code().code()) {
             // invalid_password, invalid_authorization_specification
             Some("28P01") | Some("28000") => Error::DbAuth { target, reason },
@@ -111,6 +141,41 @@ impl DbTarget {
             None => text.to_owned(),
         }
     }
+}
+
+/// libpq's order when the URL has no password: `PGPASSWORD`, then the password file.
+fn password_from_environment(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<&std::path::Path>,
+) -> Option<String> {
+    use tokio_postgres::config::Host;
+    if let Some(p) = env("PGPASSWORD").filter(|p| !p.is_empty()) {
+        return Some(p);
+    }
+    let file = pgpass::location(env, home)?;
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        // libpq: the default socket directory matches `localhost` in the file.
+        #[cfg(unix)]
+        Some(Host::Unix(p))
+            if p == std::path::Path::new("/var/run/postgresql")
+                || p == std::path::Path::new("/tmp") =>
+        {
+            "localhost".to_owned()
+        }
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let wanted = pgpass::Wanted {
+        host: &host,
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        database: config.get_dbname().unwrap_or(user),
+        user,
+    };
+    pgpass::lookup(&file, &wanted)
 }
 
 /// Scrubs the password of a URL that the driver could not parse (so we cannot ask it).

@@ -58,7 +58,7 @@ fn server() -> &'static Server {
     })
 }
 
-fn find_pg_binary(name: &str) -> PathBuf {
+pub fn find_pg_binary(name: &str) -> PathBuf {
     if let Ok(out) = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {name}"))
@@ -83,7 +83,7 @@ fn find_pg_binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("PostgreSQL's `{name}` not found: install PostgreSQL (scripts/install-deps.sh) or set PARSEC_TEST_DB_URL"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -91,7 +91,7 @@ fn free_port() -> u16 {
 }
 
 /// initdb and postgres refuse to run as root: run them as `nobody` when we are root.
-fn as_server_user(cmd: &mut Command) -> &mut Command {
+pub fn as_server_user(cmd: &mut Command) -> &mut Command {
     if unsafe { libc::geteuid() } == 0 {
         cmd.uid(65534).gid(65534);
     }
@@ -131,32 +131,7 @@ fn remove_stale_clusters() {
 }
 
 fn start_cluster() -> Server {
-    remove_stale_clusters();
-    let dir = tempfile::Builder::new()
-        .prefix("parsec-sequester-test-pg-")
-        .tempdir()
-        .expect("temp dir")
-        .keep();
-    if unsafe { libc::geteuid() } == 0 {
-        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown test cluster dir");
-    }
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok();
-    let data = dir.join("data");
-    let status = as_server_user(Command::new(find_pg_binary("initdb")).args([
-        "-D",
-        data.to_str().unwrap(),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "--no-sync",
-        "-E",
-        "UTF8",
-    ]))
-    .stdout(Stdio::null())
-    .stderr(Stdio::inherit())
-    .status()
-    .expect("run initdb");
-    assert!(status.success(), "initdb failed");
+    let (dir, data) = init_cluster("parsec-sequester-test-pg-");
     // A self-signed certificate, so that TLS connections (sslmode=require) are tested too.
     let status = as_server_user(Command::new("openssl").args([
         "req",
@@ -182,38 +157,79 @@ fn start_cluster() -> Server {
         "openssl could not make a test certificate"
     );
     let port = free_port();
+    start_postgres(&dir, &data, port, &["listen_addresses=127.0.0.1", "ssl=on"]);
+    let base_url = format!("postgresql://postgres@127.0.0.1:{port}");
+    let admin_url = format!("{base_url}/postgres");
+    wait_ready(port, &admin_url);
+    Server {
+        admin_url,
+        base_url,
+    }
+}
+
+/// A new cluster directory (`initdb`, trust authentication, user `postgres`), owned by the
+/// server's user: (directory, data directory).
+pub fn init_cluster(prefix: &str) -> (PathBuf, PathBuf) {
+    remove_stale_clusters();
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).expect("chown test cluster dir");
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok();
+    let data = dir.join("data");
+    let status = as_server_user(Command::new(find_pg_binary("initdb")).args([
+        "-D",
+        data.to_str().unwrap(),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+    ]))
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit())
+    .status()
+    .expect("run initdb");
+    assert!(status.success(), "initdb failed");
+    (dir, data)
+}
+
+/// Starts `postgres` on `data` and `port` with the test settings plus `settings` (`-c`
+/// values), from a thread that lives as long as the test process and asks the kernel to
+/// kill the server when that thread dies: no server outlives the tests.
+pub fn start_postgres(dir: &Path, data: &Path, port: u16, settings: &[&str]) {
     let postgres = find_pg_binary("postgres");
-    let dir_for_thread = dir.clone();
-    // The server is started from a thread that lives as long as the test process and asks
-    // the kernel to kill it when that thread dies: no server outlives the tests.
+    let mut args: Vec<String> = vec![
+        "-D".into(),
+        data.display().to_string(),
+        "-k".into(),
+        dir.display().to_string(),
+        "-p".into(),
+        port.to_string(),
+    ];
+    for setting in [
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+        "max_connections=300",
+        "shared_buffers=128MB",
+    ]
+    .iter()
+    .chain(settings)
+    {
+        args.push("-c".into());
+        args.push((*setting).to_owned());
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut cmd = Command::new(postgres);
         as_server_user(&mut cmd)
-            .args([
-                "-D",
-                data.to_str().unwrap(),
-                "-k",
-                dir_for_thread.to_str().unwrap(),
-                "-p",
-            ])
-            .arg(port.to_string())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=300",
-                "-c",
-                "shared_buffers=128MB",
-                "-c",
-                "ssl=on",
-            ])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         unsafe {
@@ -231,13 +247,15 @@ fn start_cluster() -> Server {
         }
     });
     let _pid = rx.recv().expect("postgres pid");
-    let base_url = format!("postgresql://postgres@127.0.0.1:{port}");
-    let admin_url = format!("{base_url}/postgres");
+}
+
+/// Waits until `admin_url` (plain TCP, trust) accepts connections.
+pub fn wait_ready(port: u16, admin_url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             // We may be inside a test's runtime: check from a thread with its own.
-            let url = admin_url.clone();
+            let url = admin_url.to_owned();
             let ready = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -256,10 +274,6 @@ fn start_cluster() -> Server {
             "postgres did not start on port {port}"
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
-    Server {
-        admin_url,
-        base_url,
     }
 }
 
