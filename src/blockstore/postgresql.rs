@@ -106,7 +106,12 @@ async fn serve(
     futures::future::join_all(workers).await;
 }
 
-async fn answer(client: &Client, statement: &Statement, organization_id: &str, batch: Vec<Request>) {
+async fn answer(
+    client: &Client,
+    statement: &Statement,
+    organization_id: &str,
+    batch: Vec<Request>,
+) {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.block_id).collect();
     let rows = client.query(statement, &[&organization_id, &ids]).await;
     let mut found: HashMap<Uuid, Vec<u8>> = HashMap::new();
