@@ -249,3 +249,37 @@ pub fn verify_rsa(bytes: &[u8], authority: &SequesterPublicKey) -> DataResult<Ce
     }
     Ok(certificate)
 }
+
+/// Decodes a sequester service (or revocation) certificate without its authority's key,
+/// trying each allowed RSA size (for data whose signatures are not checked).
+pub fn decode_rsa_unverified(bytes: &[u8]) -> DataResult<Certificate> {
+    use super::crypto::rsa_key::ALLOWED_BITS;
+    use super::crypto::sequester::SIGNATURE_ALGORITHM;
+    let prefix = SIGNATURE_ALGORITHM.len() + 1;
+    if bytes.get(..prefix) != Some(format!("{SIGNATURE_ALGORITHM}:").as_bytes()) {
+        return Err(DataError::UnknownAlgorithm(
+            String::from_utf8_lossy(&bytes[..bytes.len().min(prefix)]).into_owned(),
+        ));
+    }
+    let mut last = DataError::Truncated {
+        what: "certificate",
+        need: prefix + ALLOWED_BITS[0] / 8,
+        got: bytes.len(),
+    };
+    for bits in ALLOWED_BITS {
+        let Some(payload) = bytes.get(prefix + bits / 8..) else {
+            break;
+        };
+        match envelope::load(payload).and_then(|v| Certificate::from_value(&v)) {
+            Ok(c) if c.rsa_signed() => return Ok(c),
+            Ok(c) => {
+                last = DataError::Invalid {
+                    what: "certificate",
+                    why: format!("a {} must not carry an RSA signature", c.kind()),
+                }
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}

@@ -26,7 +26,6 @@ impl SequesterAuthorityCertificate {
     pub(super) fn to_value(&self) -> Value {
         mp::map(vec![
             ("type", mp::str("sequester_authority_certificate")),
-            ("author", Value::Nil),
             ("timestamp", mp::time(self.timestamp)),
             ("verify_key_der", mp::bin(&self.verify_key_der)),
         ])
