@@ -3,7 +3,8 @@
 //! Common and realm certificates and the sequester authority certificate are
 //! `64-byte signature || 0x00 || zstd(msgpack map)`; sequester service certificates are
 //! `"RSASSA-PSS-SHA256:" || 128-byte signature || 0x00 || zstd(msgpack map)`. Signatures are
-//! random bytes: nothing in the tool verifies them, it only stores and copies certificates.
+//! random bytes: `verify` reports them as bad unless given `--no-signatures` (issue 12 part 3
+//! makes them real).
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -194,7 +195,7 @@ impl<R: RngCore> CertificateFactory<R> {
         ])
     }
 
-    /// The configuration field layout is a plausible guess; nothing reads it.
+    /// `configuration` is `{type: AVAILABLE | ARCHIVED | DELETION_PLANNED}` (reference §2.2).
     pub(crate) fn realm_archiving(
         &mut self,
         author: Uuid,
@@ -207,7 +208,10 @@ impl<R: RngCore> CertificateFactory<R> {
             ("author", Value::Uuid(author)),
             ("timestamp", Value::Timestamp(timestamp)),
             ("realm_id", Value::Uuid(realm_id)),
-            ("configuration", Value::Str(configuration)),
+            (
+                "configuration",
+                Value::Map(vec![("type", Value::Str(configuration))]),
+            ),
         ])
     }
 

@@ -21,6 +21,8 @@ pub(crate) enum Value<'a> {
     Uuid(Uuid),
     Timestamp(DateTime<Utc>),
     Array(Vec<Value<'a>>),
+    /// A nested map with string keys (e.g. an archiving configuration).
+    Map(Vec<(&'a str, Value<'a>)>),
 }
 
 impl<'a> Value<'a> {
@@ -37,12 +39,16 @@ impl<'a> Value<'a> {
 /// Encodes a msgpack map with string keys, keeping the given field order.
 pub(crate) fn encode_map(fields: &[(&str, Value<'_>)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    write_len(&mut out, fields.len(), 0x80, 0xdc + 2);
-    for (key, value) in fields {
-        write_str(&mut out, key);
-        write_value(&mut out, value);
-    }
+    write_map(&mut out, fields);
     out
+}
+
+fn write_map(out: &mut Vec<u8>, fields: &[(&str, Value<'_>)]) {
+    write_len(out, fields.len(), 0x80, 0xdc + 2);
+    for (key, value) in fields {
+        write_str(out, key);
+        write_value(out, value);
+    }
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
@@ -59,6 +65,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
             out.extend_from_slice(&[0xd7, EXT_TIMESTAMP]); // fixext 8
             out.extend_from_slice(&ts.timestamp_micros().to_be_bytes());
         }
+        Value::Map(fields) => write_map(out, fields),
         Value::Array(items) => {
             write_len(out, items.len(), 0x90, 0xdc);
             for item in items {
