@@ -121,12 +121,12 @@ pub fn check(
                 Err(Rejection::UnknownSigner(c, why)) => {
                     t.unknown_signer
                         .add(|| format!("_id {id} ({}: {why})", c.kind()));
-                    c
+                    *c
                 }
                 Err(Rejection::BadSignature(c, why)) => {
                     t.bad_signature
                         .add(|| format!("_id {id} ({}: {why})", c.kind()));
-                    c
+                    *c
                 }
             };
             let kind = cert.kind().to_owned();

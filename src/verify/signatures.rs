@@ -19,9 +19,9 @@ pub enum Rejection {
     /// Its kind is not one this tool knows.
     UnknownKind(String),
     /// Decoded, but its signer is not known at that point of the chain.
-    UnknownSigner(Certificate, String),
+    UnknownSigner(Box<Certificate>, String),
     /// Decoded, but the signature does not verify.
-    BadSignature(Certificate, String),
+    BadSignature(Box<Certificate>, String),
 }
 
 pub struct Chain {
@@ -70,7 +70,7 @@ impl Chain {
                         Some(key) => key,
                         None => {
                             return Err(Rejection::UnknownSigner(
-                                unverified.certificate,
+                                Box::new(unverified.certificate),
                                 format!(
                                     "device {} has no earlier verified device certificate",
                                     device.simple()
@@ -84,7 +84,7 @@ impl Chain {
                 });
                 let certificate = unverified.certificate.clone();
                 unverified.verify(key).map_err(|_| {
-                    Rejection::BadSignature(certificate, format!("not signed by {who}"))
+                    Rejection::BadSignature(Box::new(certificate), format!("not signed by {who}"))
                 })?
             }
         };
@@ -114,14 +114,15 @@ impl Chain {
             } else {
                 "no sequester authority certificate precedes it"
             };
-            return Err(Rejection::UnknownSigner(certificate, why.into()));
+            return Err(Rejection::UnknownSigner(Box::new(certificate), why.into()));
         };
         certificates::verify_rsa(bytes, authority).map_err(|e| match e {
             DataError::BadSignature(_) | DataError::Truncated { .. } => {
                 match certificates::decode_rsa_unverified(bytes) {
-                    Ok(c) => {
-                        Rejection::BadSignature(c, "not signed by the sequester authority".into())
-                    }
+                    Ok(c) => Rejection::BadSignature(
+                        Box::new(c),
+                        "not signed by the sequester authority".into(),
+                    ),
                     Err(e) => Rejection::Undecodable(e),
                 }
             }

@@ -291,13 +291,12 @@ fn alice_opens_her_user_accesses_to_every_bundle() {
     }
 }
 
+/// Each vlob version's manifest, and a file's assembled content.
+type Opened = HashMap<(Uuid, u32), (Manifest, Option<Vec<u8>>)>;
+
 /// Decrypts and verifies every vlob of a fixture with `keys`, checking each file's blocks;
 /// returns `(vlob id, version) → (manifest, content of a file)`.
-fn open_all(
-    file: &std::path::PathBuf,
-    realm: Uuid,
-    keys: &[[u8; 32]],
-) -> HashMap<(Uuid, u32), (Manifest, Option<Vec<u8>>)> {
+fn open_all(file: &std::path::Path, realm: Uuid, keys: &[[u8; 32]]) -> Opened {
     let conn = open(file);
     let devices = device_keys(&conn);
     let blocks = blocks(&conn);

@@ -68,7 +68,7 @@ pub fn all_files() -> Vec<PathBuf> {
     files
 }
 
-pub fn open(path: &PathBuf) -> Connection {
+pub fn open(path: &std::path::Path) -> Connection {
     Connection::open_with_flags(
         format!("file:{}?mode=ro&immutable=1", path.display()),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,

@@ -115,7 +115,7 @@ async fn parsecs_exports_match_their_database_and_share_our_digest() {
     let out = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(fixtures_dir().join("parsec-v3-db/expected")).unwrap() {
         let theirs = entry.unwrap().path();
-        if !theirs.extension().is_some_and(|e| e == "sqlite") {
+        if theirs.extension().is_none_or(|e| e != "sqlite") {
             continue;
         }
         let (r, json) = verify_json(&theirs, &against(&db.url, &["--all-blocks", "--digest"]));
