@@ -1,8 +1,6 @@
 //! What can go wrong reading Parsec's data: one variant per kind of failure, each naming
 //! what failed, so a caller can report the culprit (and tests can check the right cause).
 
-use uuid::Uuid;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DataError {
     #[error("{what} is truncated: {got} bytes, at least {need} expected")]
@@ -40,8 +38,6 @@ pub enum DataError {
         expected: String,
         found: String,
     },
-    #[error("the {what}'s signer {0} is not a known device", what = .1)]
-    UnknownAuthor(Uuid, &'static str),
     #[error("key {key_index} does not open the canary of its key rotation certificate")]
     BadCanary { key_index: u64 },
     #[error("the {0} cannot be decrypted with this key (wrong key or damaged data)")]

@@ -7,6 +7,7 @@
 use rmpv::Value;
 use uuid::Uuid;
 
+use super::certificates::RealmKeyRotationCertificate;
 use super::crypto::rsa_key::{SequesterPrivateKey, SequesterPublicKey};
 use super::crypto::sealed_box;
 use super::crypto::secretbox::SecretKey;
@@ -117,6 +118,36 @@ impl RealmKeysBundle {
         access
             .keys_bundle_key
             .encrypt(&author.sign(&envelope::dump(&value)))
+    }
+
+    /// What Parsec's online client checks against the bundle's rotation (reference §3.5):
+    /// the realm, the number of keys, the author. Timestamps differ in real data: not compared.
+    pub fn check_rotation(&self, rotation: &RealmKeyRotationCertificate) -> DataResult<()> {
+        if self.realm_id != rotation.realm_id {
+            return Err(DataError::Mismatch {
+                field: "keys bundle realm",
+                expected: rotation.realm_id.simple().to_string(),
+                found: self.realm_id.simple().to_string(),
+            });
+        }
+        if self.keys.len() as u64 != rotation.key_index {
+            return Err(DataError::Mismatch {
+                field: "keys bundle key count",
+                expected: rotation.key_index.to_string(),
+                found: self.keys.len().to_string(),
+            });
+        }
+        if self.author != rotation.author {
+            return Err(DataError::WrongAuthor {
+                what: "keys bundle",
+                expected: format!(
+                    "device {} (the rotation's author)",
+                    rotation.author.simple()
+                ),
+                found: format!("device {}", self.author.simple()),
+            });
+        }
+        Ok(())
     }
 
     /// The key of index `index` (1-based).

@@ -224,6 +224,20 @@ fn service_1_opens_bundle_2_whose_keys_open_their_canaries() {
         assert_eq!(bundle.author, ALICE_DEV1);
         assert_eq!(bundle.keys, vec![testbed_key(0x0a), testbed_key(0x0c)]);
         let rotations = rotations(&conn);
+        bundle.check_rotation(&rotations[&2]).unwrap();
+        assert!(matches!(
+            bundle.check_rotation(&rotations[&3]),
+            Err(DataError::Mismatch {
+                field: "keys bundle key count",
+                ..
+            })
+        ));
+        let mut by_bob = rotations[&2].clone();
+        by_bob.author = Uuid::from_u128(0xde10808c001000000000000000000000);
+        assert!(matches!(
+            bundle.check_rotation(&by_bob),
+            Err(DataError::WrongAuthor { .. })
+        ));
         rotations[&1].check_key(bundle.key(1).unwrap()).unwrap();
         rotations[&2].check_key(bundle.key(2).unwrap()).unwrap();
         rotations[&3].check_key(&testbed_key(0x0f)).unwrap();

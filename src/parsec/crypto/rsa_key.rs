@@ -34,6 +34,7 @@ impl SequesterPrivateKey {
                 DataError::Key(format!("not a PKCS#8 DER or PEM RSA private key ({e})"))
             })?,
         };
+        check_size(key.n().bit_width() as usize)?;
         Ok(SequesterPrivateKey(key))
     }
 
@@ -49,6 +50,16 @@ impl SequesterPrivateKey {
         }
         .map_err(|e| DataError::Key(format!("cannot encode the key: {e}")))
     }
+}
+
+/// Smaller keys are not Parsec's, and would not hold an OAEP-wrapped key or a PSS salt.
+fn check_size(bits: usize) -> DataResult<()> {
+    if bits < ALLOWED_BITS[0] || bits > ALLOWED_BITS[ALLOWED_BITS.len() - 1] {
+        return Err(DataError::Key(format!(
+            "a {bits}-bit RSA key: Parsec uses 1024 to 4096 bits"
+        )));
+    }
+    Ok(())
 }
 
 fn load_pem(text: &str, passphrase: Option<&[u8]>) -> DataResult<RsaPrivateKey> {
@@ -78,9 +89,10 @@ pub struct SequesterPublicKey(pub(crate) RsaPublicKey);
 
 impl SequesterPublicKey {
     pub fn from_der(der: &[u8]) -> DataResult<Self> {
-        RsaPublicKey::from_public_key_der(der)
-            .map(SequesterPublicKey)
-            .map_err(|e| DataError::Key(format!("not an RSA SubjectPublicKeyInfo DER ({e})")))
+        let key = RsaPublicKey::from_public_key_der(der)
+            .map_err(|e| DataError::Key(format!("not an RSA SubjectPublicKeyInfo DER ({e})")))?;
+        check_size(key.n().bit_width() as usize)?;
+        Ok(SequesterPublicKey(key))
     }
 
     pub fn to_der(&self) -> Vec<u8> {
