@@ -217,6 +217,12 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub exact_totals: bool,
 
+    /// Do not check certificate signatures. Only for unsigned test data (organizations made
+    /// by `testbed populate`, whose certificates are not signed); real exports are always
+    /// checked.
+    #[arg(long)]
+    pub no_signatures: bool,
+
     /// Also compare the file with the database and blockstore it was exported from, for the
     /// file's snapshot (needs --db and --blockstore).
     #[arg(long, requires_all = ["db", "blockstore"])]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod ids;
+pub mod parsec;
 pub mod progress;
 pub mod report;
 pub mod secrets;

@@ -18,6 +18,7 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
     let options = Options {
         digest: args.digest,
         exact_totals: args.exact_totals,
+        no_signatures: args.no_signatures,
     };
     let mut session = tokio::task::block_in_place(|| verify::check_file(&args.file, &options))?;
     if let Some(request) = &request {

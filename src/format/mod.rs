@@ -1,6 +1,5 @@
 //! The realm-export SQLite file: schema, `info` row, creation, validation and writes.
 
-pub mod certificate;
 mod create;
 pub mod digest;
 mod file;

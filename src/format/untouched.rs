@@ -131,7 +131,7 @@ fn parse_header(header: &[u8], len: u64) -> Result<SqliteHeader, Unreadable> {
         len / u64::from(page_size)
     };
     let expected = pages * u64::from(page_size);
-    if len < expected || len % u64::from(page_size) != 0 {
+    if len < expected || !len.is_multiple_of(u64::from(page_size)) {
         return Err(Unreadable::Truncated(format!(
             "truncated: the SQLite header says {pages} pages of {page_size} bytes ({expected} bytes) but the file has {len} bytes. Copy the file again from its source"
         )));

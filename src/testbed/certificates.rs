@@ -3,14 +3,18 @@
 //! Common and realm certificates and the sequester authority certificate are
 //! `64-byte signature || 0x00 || zstd(msgpack map)`; sequester service certificates are
 //! `"RSASSA-PSS-SHA256:" || 128-byte signature || 0x00 || zstd(msgpack map)`. Signatures are
-//! random bytes: nothing in the tool verifies them, it only stores and copies certificates.
+//! random bytes: `verify` reports them as bad unless given `--no-signatures` (issue 12 part 3
+//! makes them real).
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use uuid::Uuid;
 
-use super::encoding::{encode_map, zstd_raw_frame, Value};
+use rmpv::Value;
+
 use super::random::random_bytes;
+use crate::parsec::serialization::envelope;
+use crate::parsec::serialization::msgpack as mp;
 
 type Ts = DateTime<Utc>;
 
@@ -33,18 +37,16 @@ impl<R: RngCore> CertificateFactory<R> {
         random_bytes(&mut self.rng, len)
     }
 
-    fn ed25519_signed(&mut self, fields: &[(&str, Value<'_>)]) -> Vec<u8> {
+    fn ed25519_signed(&mut self, fields: Vec<(&str, Value)>) -> Vec<u8> {
         let mut out = self.bytes(ED25519_SIGNATURE_LEN);
-        out.push(0x00);
-        out.extend_from_slice(&zstd_raw_frame(&encode_map(fields)));
+        out.extend_from_slice(&envelope::dump(&mp::map(fields)));
         out
     }
 
-    fn rsa_signed(&mut self, fields: &[(&str, Value<'_>)]) -> Vec<u8> {
+    fn rsa_signed(&mut self, fields: Vec<(&str, Value)>) -> Vec<u8> {
         let mut out = RSA_SIGNATURE_PREFIX.to_vec();
         out.extend_from_slice(&self.bytes(RSA_SIGNATURE_LEN));
-        out.push(0x00);
-        out.extend_from_slice(&zstd_raw_frame(&encode_map(fields)));
+        out.extend_from_slice(&envelope::dump(&mp::map(fields)));
         out
     }
 
@@ -74,17 +76,17 @@ impl<R: RngCore> CertificateFactory<R> {
         profile: &str,
     ) -> Vec<u8> {
         let handle = human_handle.map_or(Value::Nil, |(email, label)| {
-            Value::Array(vec![Value::Str(email), Value::Str(label)])
+            Value::Array(vec![mp::str(email), mp::str(label)])
         });
-        self.ed25519_signed(&[
-            ("type", Value::Str("user_certificate")),
-            ("author", Value::opt_uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("user_id", Value::Uuid(user_id)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("user_certificate")),
+            ("author", mp::opt_id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("user_id", mp::id(user_id)),
             ("human_handle", handle),
-            ("public_key", Value::Bin(public_key)),
-            ("algorithm", Value::Str("X25519_XSALSA20_POLY1305")),
-            ("profile", Value::Str(profile)),
+            ("public_key", mp::bin(public_key)),
+            ("algorithm", mp::str("X25519_XSALSA20_POLY1305")),
+            ("profile", mp::str(profile)),
         ])
     }
 
@@ -97,25 +99,25 @@ impl<R: RngCore> CertificateFactory<R> {
         device_label: Option<&str>,
         verify_key: &[u8],
     ) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("device_certificate")),
-            ("purpose", Value::Str("STANDARD")),
-            ("author", Value::opt_uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("user_id", Value::Uuid(user_id)),
-            ("device_id", Value::Uuid(device_id)),
-            ("device_label", Value::opt_str(device_label)),
-            ("verify_key", Value::Bin(verify_key)),
-            ("algorithm", Value::Str("ED25519")),
+        self.ed25519_signed(vec![
+            ("type", mp::str("device_certificate")),
+            ("purpose", mp::str("STANDARD")),
+            ("author", mp::opt_id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("user_id", mp::id(user_id)),
+            ("device_id", mp::id(device_id)),
+            ("device_label", device_label.map_or(Value::Nil, mp::str)),
+            ("verify_key", mp::bin(verify_key)),
+            ("algorithm", mp::str("ED25519")),
         ])
     }
 
     pub(crate) fn revoked_user(&mut self, author: Uuid, timestamp: Ts, user_id: Uuid) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("revoked_user_certificate")),
-            ("author", Value::Uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("user_id", Value::Uuid(user_id)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("revoked_user_certificate")),
+            ("author", mp::id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("user_id", mp::id(user_id)),
         ])
     }
 
@@ -126,12 +128,12 @@ impl<R: RngCore> CertificateFactory<R> {
         user_id: Uuid,
         new_profile: &str,
     ) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("user_update_certificate")),
-            ("author", Value::Uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("user_id", Value::Uuid(user_id)),
-            ("new_profile", Value::Str(new_profile)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("user_update_certificate")),
+            ("author", mp::id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("user_id", mp::id(user_id)),
+            ("new_profile", mp::str(new_profile)),
         ])
     }
 
@@ -143,13 +145,13 @@ impl<R: RngCore> CertificateFactory<R> {
         user_id: Uuid,
         role: Option<&str>,
     ) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("realm_role_certificate")),
-            ("author", Value::Uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("realm_id", Value::Uuid(realm_id)),
-            ("user_id", Value::Uuid(user_id)),
-            ("role", Value::opt_str(role)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("realm_role_certificate")),
+            ("author", mp::id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("realm_id", mp::id(realm_id)),
+            ("user_id", mp::id(user_id)),
+            ("role", role.map_or(Value::Nil, mp::str)),
         ])
     }
 
@@ -161,18 +163,15 @@ impl<R: RngCore> CertificateFactory<R> {
         key_index: u64,
         key_canary: &[u8],
     ) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("realm_key_rotation_certificate")),
-            ("author", Value::Uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("realm_id", Value::Uuid(realm_id)),
-            ("key_index", Value::UInt(key_index)),
-            (
-                "encryption_algorithm",
-                Value::Str("BLAKE2_XSALSA20_POLY1305"),
-            ),
-            ("hash_algorithm", Value::Str("SHA256")),
-            ("key_canary", Value::Bin(key_canary)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("realm_key_rotation_certificate")),
+            ("author", mp::id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("realm_id", mp::id(realm_id)),
+            ("key_index", Value::from(key_index)),
+            ("encryption_algorithm", mp::str("BLAKE2_XSALSA20_POLY1305")),
+            ("hash_algorithm", mp::str("SHA256")),
+            ("key_canary", mp::bin(key_canary)),
         ])
     }
 
@@ -184,17 +183,17 @@ impl<R: RngCore> CertificateFactory<R> {
         key_index: u64,
         encrypted_name: &[u8],
     ) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("realm_name_certificate")),
-            ("author", Value::Uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("realm_id", Value::Uuid(realm_id)),
-            ("key_index", Value::UInt(key_index)),
-            ("encrypted_name", Value::Bin(encrypted_name)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("realm_name_certificate")),
+            ("author", mp::id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("realm_id", mp::id(realm_id)),
+            ("key_index", Value::from(key_index)),
+            ("encrypted_name", mp::bin(encrypted_name)),
         ])
     }
 
-    /// The configuration field layout is a plausible guess; nothing reads it.
+    /// `configuration` is `{type: AVAILABLE | ARCHIVED | DELETION_PLANNED}` (reference §2.2).
     pub(crate) fn realm_archiving(
         &mut self,
         author: Uuid,
@@ -202,20 +201,23 @@ impl<R: RngCore> CertificateFactory<R> {
         realm_id: Uuid,
         configuration: &str,
     ) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("realm_archiving_certificate")),
-            ("author", Value::Uuid(author)),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("realm_id", Value::Uuid(realm_id)),
-            ("configuration", Value::Str(configuration)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("realm_archiving_certificate")),
+            ("author", mp::id(author)),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("realm_id", mp::id(realm_id)),
+            (
+                "configuration",
+                mp::map(vec![("type", mp::str(configuration))]),
+            ),
         ])
     }
 
     pub(crate) fn sequester_authority(&mut self, timestamp: Ts, verify_key_der: &[u8]) -> Vec<u8> {
-        self.ed25519_signed(&[
-            ("type", Value::Str("sequester_authority_certificate")),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("verify_key_der", Value::Bin(verify_key_der)),
+        self.ed25519_signed(vec![
+            ("type", mp::str("sequester_authority_certificate")),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("verify_key_der", mp::bin(verify_key_der)),
         ])
     }
 
@@ -226,20 +228,20 @@ impl<R: RngCore> CertificateFactory<R> {
         label: &str,
         encryption_key_der: &[u8],
     ) -> Vec<u8> {
-        self.rsa_signed(&[
-            ("type", Value::Str("sequester_service_certificate")),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("service_id", Value::Uuid(service_id)),
-            ("service_label", Value::Str(label)),
-            ("encryption_key_der", Value::Bin(encryption_key_der)),
+        self.rsa_signed(vec![
+            ("type", mp::str("sequester_service_certificate")),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("service_id", mp::id(service_id)),
+            ("service_label", mp::str(label)),
+            ("encryption_key_der", mp::bin(encryption_key_der)),
         ])
     }
 
     pub(crate) fn sequester_revoked_service(&mut self, timestamp: Ts, service_id: Uuid) -> Vec<u8> {
-        self.rsa_signed(&[
-            ("type", Value::Str("sequester_revoked_service_certificate")),
-            ("timestamp", Value::Timestamp(timestamp)),
-            ("service_id", Value::Uuid(service_id)),
+        self.rsa_signed(vec![
+            ("type", mp::str("sequester_revoked_service_certificate")),
+            ("timestamp", mp::time(timestamp.timestamp_micros())),
+            ("service_id", mp::id(service_id)),
         ])
     }
 }
@@ -262,6 +264,23 @@ mod tests {
         let zero_at = RSA_SIGNATURE_PREFIX.len() + RSA_SIGNATURE_LEN;
         assert_eq!(cert[zero_at], 0x00);
         assert_eq!(&cert[zero_at + 1..zero_at + 5], &[0x28, 0xb5, 0x2f, 0xfd]);
+
+        // Parsec's data module decodes them (their signatures are random: not verified).
+        use crate::parsec::certificates::{decode, decode_rsa_unverified, Certificate};
+        let revoked = factory.revoked_user(Uuid::nil(), ts, Uuid::from_u128(7));
+        assert!(matches!(
+            decode(&revoked).map(|u| u.certificate),
+            Ok(Certificate::RevokedUser(r)) if r.user_id == Uuid::from_u128(7)
+        ));
+        let archived = factory.realm_archiving(Uuid::nil(), ts, Uuid::nil(), "ARCHIVED");
+        assert!(matches!(
+            decode(&archived).map(|u| u.certificate),
+            Ok(Certificate::RealmArchiving(a)) if a.configuration == "ARCHIVED"
+        ));
+        assert!(matches!(
+            decode_rsa_unverified(&cert),
+            Ok(Certificate::SequesterRevokedService(_))
+        ));
 
         let der = factory.rsa_public_key_der();
         assert_eq!(der.len(), 162);

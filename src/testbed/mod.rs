@@ -16,7 +16,6 @@
 //! signatures are random; encrypted payloads are random bytes.
 
 mod certificates;
-mod encoding;
 mod plan;
 mod random;
 mod stores;

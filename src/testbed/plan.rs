@@ -923,7 +923,7 @@ mod tests {
                     for service in services {
                         let service = &plan.services[*service];
                         assert!(service.created_on < at);
-                        assert!(service.revoked_on.map_or(true, |revoked| revoked > at));
+                        assert!(service.revoked_on.is_none_or(|revoked| revoked > at));
                     }
                 }
                 Event::Activity(window) => {
@@ -931,7 +931,7 @@ mod tests {
                     assert!(!window.writers.is_empty());
                     for device in &window.writers {
                         let user = &plan.users[plan.devices[*device].user];
-                        assert!(user.revoked_on.map_or(true, |revoked| revoked > window.end));
+                        assert!(user.revoked_on.is_none_or(|revoked| revoked > window.end));
                         assert!(plan.devices[*device].created_on < window.start);
                     }
                     vlobs[window.realm] += window.vlobs;

@@ -1,6 +1,7 @@
-//! Certificates, read from their payloads (reference §10): each table holds its own kinds,
-//! in timestamp order, none after the snapshot, realm certificates of the file's realm; and
-//! every vlob and block author is a device the common certificates certify.
+//! Certificates, decoded by `crate::parsec` (reference §10): each table holds its own kinds,
+//! in timestamp order, none after the snapshot, realm certificates of the file's realm, each
+//! signed by a signer the chain knows (`signatures`); and every vlob and block author is a
+//! device the common certificates certify.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -11,8 +12,9 @@ use uuid::Uuid;
 use super::info::FileInfo;
 use super::report::{examples, Findings, Tally};
 use super::rows::EXAMPLES;
-use crate::format::certificate;
+use super::signatures::{Chain, Rejection};
 use crate::ids::format_timestamp;
+use crate::parsec::certificates::Certificate;
 
 const COMMON: &[&str] = &[
     "user_certificate",
@@ -49,7 +51,8 @@ struct TableTallies {
     undecodable: Tally,
     wrong_table: Tally,
     unknown: Tally,
-    no_timestamp: Tally,
+    unknown_signer: Tally,
+    bad_signature: Tally,
     out_of_order: Tally,
     after_snapshot: Tally,
     other_realm: Tally,
@@ -59,9 +62,27 @@ pub fn check(
     conn: &Connection,
     usable: &BTreeSet<&'static str>,
     info: &FileInfo,
+    signatures: bool,
     findings: &mut Findings,
 ) -> rusqlite::Result<CertificateFacts> {
     let mut facts = CertificateFacts::default();
+    let mut chain = match Chain::new(&info.root_verify_key, signatures) {
+        Ok(chain) => chain,
+        Err(e) => {
+            findings.problem(
+                "certificate_signature",
+                format!("`info.root_verify_key` is not a valid Ed25519 key ({e}): no certificate can be verified"),
+            );
+            // The chain still decodes; every signature is then reported unchecked.
+            Chain::new(&info.root_verify_key, false).unwrap_or_else(|_| unreachable!())
+        }
+    };
+    if !chain.checks() {
+        findings.note(
+            "signatures_not_checked",
+            "certificate signatures were not checked (--no-signatures): use it only for unsigned test data",
+        );
+    }
     for (table, own) in [
         ("common_certificate", COMMON),
         ("sequester_certificate", SEQUESTER),
@@ -80,70 +101,78 @@ pub fn check(
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            let decoded = match row.get_ref(1)? {
-                ValueRef::Blob(b) => certificate::decode(b),
-                _ => Err("it is not a blob".to_owned()),
+            let accepted = match row.get_ref(1)? {
+                ValueRef::Blob(b) => chain.accept(b),
+                _ => Err(Rejection::Undecodable(crate::parsec::DataError::Invalid {
+                    what: "certificate",
+                    why: "it is not a blob".into(),
+                })),
             };
-            let cert = match decoded {
+            let cert = match accepted {
                 Ok(c) => c,
-                Err(why) => {
+                Err(Rejection::Undecodable(why)) => {
                     t.undecodable.add(|| format!("_id {id} ({why})"));
                     continue;
                 }
+                Err(Rejection::UnknownKind(kind)) => {
+                    t.unknown.add(|| format!("_id {id} is a {kind}"));
+                    continue;
+                }
+                Err(Rejection::UnknownSigner(c, why)) => {
+                    t.unknown_signer
+                        .add(|| format!("_id {id} ({}: {why})", c.kind()));
+                    *c
+                }
+                Err(Rejection::BadSignature(c, why)) => {
+                    t.bad_signature
+                        .add(|| format!("_id {id} ({}: {why})", c.kind()));
+                    *c
+                }
             };
-            if !own.contains(&cert.kind.as_str()) {
+            let kind = cert.kind().to_owned();
+            if !own.contains(&kind.as_str()) {
                 let known = [COMMON, SEQUESTER, REALM]
                     .iter()
-                    .any(|k| k.contains(&cert.kind.as_str()));
+                    .any(|k| k.contains(&kind.as_str()));
                 let tally = if known {
                     &mut t.wrong_table
                 } else {
                     &mut t.unknown
                 };
-                tally.add(|| format!("_id {id} is a {}", cert.kind));
+                tally.add(|| format!("_id {id} is a {kind}"));
             }
-            if table == "sequester_certificate" && id == 0 && cert.kind != SEQUESTER[0] {
+            if table == "sequester_certificate" && id == 0 && kind != SEQUESTER[0] {
                 t.wrong_table.add(|| {
+                    format!("_id 0 is a {kind}, not the sequester authority's certificate")
+                });
+            }
+            let ts = cert.timestamp();
+            if let Some((prev_id, prev_ts)) = last.filter(|(_, p)| ts < *p) {
+                t.out_of_order.add(|| {
                     format!(
-                        "_id 0 is a {}, not the sequester authority's certificate",
-                        cert.kind
+                        "_id {id} ({}) comes after _id {prev_id} ({})",
+                        format_timestamp(ts),
+                        format_timestamp(prev_ts)
                     )
                 });
             }
-            match cert.timestamp {
-                None => t.no_timestamp.add(|| format!("_id {id}")),
-                Some(ts) => {
-                    if let Some((prev_id, prev_ts)) = last.filter(|(_, p)| ts < *p) {
-                        t.out_of_order.add(|| {
-                            format!(
-                                "_id {id} ({}) comes after _id {prev_id} ({})",
-                                format_timestamp(ts),
-                                format_timestamp(prev_ts)
-                            )
-                        });
-                    }
-                    if ts > info.snapshot {
-                        t.after_snapshot
-                            .add(|| format!("_id {id} ({})", format_timestamp(ts)));
-                    }
-                    last = Some((id, ts));
+            if ts > info.snapshot {
+                t.after_snapshot
+                    .add(|| format!("_id {id} ({})", format_timestamp(ts)));
+            }
+            last = Some((id, ts));
+            if let Some(realm) = cert.realm_id().filter(|r| *r != info.realm_id) {
+                t.other_realm
+                    .add(|| format!("_id {id} is for realm {}", realm.simple()));
+            }
+            match &cert {
+                Certificate::Device(d) => {
+                    devices.insert(d.device_id);
                 }
-            }
-            if table == "realm_certificate" && cert.realm_id.is_some_and(|r| r != info.realm_id) {
-                t.other_realm.add(|| {
-                    format!(
-                        "_id {id} is for realm {}",
-                        cert.realm_id.unwrap_or_default().simple()
-                    )
-                });
-            }
-            if let (Some(device), "device_certificate") = (cert.device_id, cert.kind.as_str()) {
-                devices.insert(device);
-            }
-            if let (Some(k), "realm_key_rotation_certificate") =
-                (cert.key_index, cert.kind.as_str())
-            {
-                rotations.insert(k);
+                Certificate::RealmKeyRotation(r) => {
+                    rotations.insert(r.key_index);
+                }
+                _ => {}
             }
         }
         let decodable = t.undecodable.count == 0;
@@ -162,7 +191,7 @@ fn report(table: &str, t: &TableTallies, findings: &mut Findings) {
         (
             &t.undecodable,
             "certificate_undecodable",
-            "cannot be decoded (expected a signature, 0x00 and a zstd-compressed msgpack map)",
+            "cannot be decoded as Parsec certificates",
         ),
         (
             &t.wrong_table,
@@ -170,9 +199,14 @@ fn report(table: &str, t: &TableTallies, findings: &mut Findings) {
             "are of a kind that belongs in another table",
         ),
         (
-            &t.no_timestamp,
-            "certificate_undecodable",
-            "have no timestamp",
+            &t.bad_signature,
+            "certificate_signature",
+            "have a signature that does not verify (altered, or signed by another key)",
+        ),
+        (
+            &t.unknown_signer,
+            "certificate_signer",
+            "are signed by a signer not certified before them in the chain",
         ),
         (
             &t.out_of_order,

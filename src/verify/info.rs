@@ -15,6 +15,8 @@ pub struct FileInfo {
     pub report: InfoReport,
     pub realm_id: Uuid,
     pub snapshot: Micros,
+    /// The organization's Ed25519 root key, which signs the first certificates.
+    pub root_verify_key: [u8; 32],
 }
 
 const FLAGS: [(&str, &str); 4] = [
@@ -91,7 +93,11 @@ pub fn check(conn: &Connection, findings: &mut Findings) -> rusqlite::Result<Opt
         }
     };
     let root_verify_key = match &v[3] {
-        Value::Blob(b) if b.len() == 32 => Some(hex(b)),
+        Value::Blob(b) => <[u8; 32]>::try_from(b.as_slice()).ok(),
+        _ => None,
+    };
+    let root_verify_key = match root_verify_key {
+        Some(key) => Some(key),
         _ => {
             bad("`info.root_verify_key` is not a 32-byte blob (an Ed25519 public key)".into());
             None
@@ -144,13 +150,14 @@ pub fn check(conn: &Connection, findings: &mut Findings) -> rusqlite::Result<Opt
             realm_id: realm_id.simple().to_string(),
             snapshot_timestamp: format_timestamp(snapshot),
             snapshot_timestamp_us: snapshot,
-            root_verify_key,
+            root_verify_key: hex(&root_verify_key),
             vlobs_total_bytes,
             blocks_total_bytes,
             steps,
         },
         realm_id,
         snapshot,
+        root_verify_key,
     }))
 }
 

@@ -175,7 +175,7 @@ impl Report {
 
     /// Recomputes `ok` from what was found.
     pub fn settle(&mut self) {
-        self.ok = self.problems.is_empty() && self.against_db.as_ref().map_or(true, |a| a.ok);
+        self.ok = self.problems.is_empty() && self.against_db.as_ref().is_none_or(|a| a.ok);
     }
 }
 

@@ -26,7 +26,7 @@ const WRONG_S3_SECRET: &str = "Wrong-S3-Secret-5be2";
 /// The tool with every log on, one way or the other.
 fn traced(n: usize) -> Command {
     let mut cmd = tool();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         cmd.env("RUST_LOG", "trace");
     } else {
         cmd.args(["--log-level", "trace"]);

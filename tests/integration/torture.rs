@@ -130,7 +130,7 @@ fn plan(rng: &mut impl Rng, d: &[Duration; 5], campaign: usize) -> Vec<KillAt> {
         KillAt::AfterLine("4/4 ", rand_dur(rng, d[4] / 2)),
         KillAt::AfterLine("4/4 ", rand_dur(rng, d[4] / 2)),
     ];
-    if campaign % 2 == 0 {
+    if campaign.is_multiple_of(2) {
         kills.insert(0, KillAt::DuringCreation);
     } else {
         kills.insert(0, KillAt::AfterStart(rand_dur(rng, whole)));

@@ -63,6 +63,11 @@ fn parsecs_own_exports_verify_clean_and_untouched() {
         assert_eq!(json["problems"].as_array().unwrap().len(), 0, "{json:#}");
         assert_eq!(json["totals"]["exact"], true, "{json:#}");
         assert!(json["devices"].as_u64().unwrap() >= 2);
+        let notes = json["notes"].as_array().unwrap();
+        assert!(
+            !notes.iter().any(|n| n["check"] == "signatures_not_checked"),
+            "signatures are checked by default"
+        );
         assert_eq!(
             fingerprint(&file),
             before,
@@ -393,4 +398,112 @@ fn unreadable_inputs_are_errors() {
     let r = run(&mut verify_cmd(&file, &["--against-db"]));
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.stderr.contains("--db"), "{}", r.stderr);
+}
+
+/// The problems of one check, as printed.
+fn messages(report: &serde_json::Value, check: &str) -> Vec<String> {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["check"] == check)
+        .map(|p| p["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_flipped_signature_byte_is_reported_naming_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    // (table, _id, kind, byte offset inside the signature)
+    for (table, id, kind, at) in [
+        ("common_certificate", 1, "device_certificate", 10),
+        ("realm_certificate", 2, "realm_certificate", 0),
+        (
+            "sequester_certificate",
+            0,
+            "sequester_authority_certificate",
+            63,
+        ),
+        ("sequester_certificate", 2, "sequester_", 40),
+    ] {
+        let file = copy_of_fixture(dir.path(), &format!("{table}-{id}.sqlite"));
+        let conn = Connection::open(&file).unwrap();
+        let mut cert: Vec<u8> = conn
+            .query_row(
+                &format!("SELECT certificate FROM {table} WHERE _id = {id}"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        cert[at] ^= 0x01;
+        conn.execute(
+            &format!("UPDATE {table} SET certificate = ?1 WHERE _id = {id}"),
+            [cert],
+        )
+        .unwrap();
+        drop(conn);
+        let (r, json) = verify_json(&file, &[]);
+        assert_eq!(r.code, 50, "{}", r.all());
+        let found = messages(&json, "certificate_signature");
+        assert!(
+            found.iter().any(|m| m.contains(&format!("`{table}`"))
+                && m.contains(&format!("_id {id} ("))
+                && m.contains(kind)),
+            "{table} _id {id}: {json:#}"
+        );
+        // Unsigned test data may skip the check, and the report says so.
+        let (r, json) = verify_json(&file, &["--no-signatures"]);
+        assert!(
+            messages(&json, "certificate_signature").is_empty(),
+            "{}",
+            r.all()
+        );
+        assert!(json["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["check"] == "signatures_not_checked"));
+    }
+}
+
+#[test]
+fn a_certificate_whose_signer_is_missing_from_the_chain_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = copy_of_fixture(dir.path(), "no-device.sqlite");
+    // alice@dev1's device certificate goes: everything she signed has no known signer.
+    let conn = Connection::open(&file).unwrap();
+    let ids: Vec<(i64, Vec<u8>)> = conn
+        .prepare("SELECT _id, certificate FROM common_certificate ORDER BY _id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let device = ids
+        .iter()
+        .find(|(_, c)| {
+            matches!(
+                parsec_sequester::parsec::certificates::decode(c).map(|u| u.certificate),
+                Ok(parsec_sequester::parsec::certificates::Certificate::Device(d)) if d.device_id == crate::parsec_fixture::ALICE_DEV1
+            )
+        })
+        .map(|(id, _)| *id)
+        .unwrap();
+    // Replace it by a copy of the first certificate (keeps the `_id` numbering).
+    conn.execute(
+        &format!("UPDATE common_certificate SET certificate = (SELECT certificate FROM common_certificate WHERE _id = 0) WHERE _id = {device}"),
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (r, json) = verify_json(&file, &[]);
+    assert_eq!(r.code, 50, "{}", r.all());
+    let found = messages(&json, "certificate_signer");
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains("`realm_certificate`")
+                && m.contains("de10a11cec0010000000000000000000")),
+        "{json:#}"
+    );
 }

@@ -1,0 +1,56 @@
+//! XSalsa20-Poly1305 secret boxes (reference §4.2): `nonce (24) ‖ tag (16) ‖ ciphertext`,
+//! i.e. a random nonce followed by NaCl's `crypto_secretbox_easy` output.
+
+use crypto_secretbox::aead::{Aead, AeadCore, KeyInit, OsRng};
+use crypto_secretbox::{Nonce, XSalsa20Poly1305};
+
+use crate::parsec::error::{DataError, DataResult};
+
+pub const NONCE_LEN: usize = 24;
+pub const TAG_LEN: usize = 16;
+/// What encryption adds to a cleartext.
+pub const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// A 32-byte symmetric key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    pub fn generate() -> Self {
+        SecretKey(XSalsa20Poly1305::generate_key(&mut OsRng).into())
+    }
+
+    pub fn encrypt(&self, cleartext: &[u8]) -> Vec<u8> {
+        let cipher = XSalsa20Poly1305::new(&self.0.into());
+        let nonce = XSalsa20Poly1305::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        // Encryption into memory fails only for inputs of more than 2^38 bytes.
+        out.extend(
+            cipher
+                .encrypt(&nonce, cleartext)
+                .expect("secretbox encryption"),
+        );
+        out
+    }
+
+    /// Opens a box; `what` names it in the error (e.g. "vlob", "key canary").
+    pub fn decrypt(&self, data: &[u8], what: &'static str) -> DataResult<Vec<u8>> {
+        if data.len() < OVERHEAD {
+            return Err(DataError::Truncated {
+                what,
+                need: OVERHEAD,
+                got: data.len(),
+            });
+        }
+        let (nonce, boxed) = data.split_at(NONCE_LEN);
+        XSalsa20Poly1305::new(&self.0.into())
+            .decrypt(Nonce::from_slice(nonce), boxed)
+            .map_err(|_| DataError::WrongKey(what))
+    }
+}

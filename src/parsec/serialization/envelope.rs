@@ -1,0 +1,59 @@
+//! Format v0 (reference §5.1): `0x00 ‖ zstd(msgpack)`. Parsec's frames carry no content
+//! size, so decoding streams, and stops past a bound so a hostile file cannot make it
+//! allocate without limit.
+
+use std::io::Read;
+
+use rmpv::Value;
+
+use super::msgpack;
+use crate::parsec::error::{DataError, DataResult};
+
+const FORMAT_V0: u8 = 0x00;
+/// Larger than any real payload (a folder of 100,000 entries is a few MiB).
+pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
+/// zstd level of Parsec's encoder (zstd's default).
+const LEVEL: i32 = 0;
+
+/// Decodes a format v0 payload into its msgpack value.
+pub fn load(bytes: &[u8]) -> DataResult<Value> {
+    let raw = decompress(bytes, MAX_PAYLOAD)?;
+    msgpack::decode(&raw)
+}
+
+/// The decompressed msgpack bytes of a format v0 payload, at most `limit` of them.
+pub fn decompress(bytes: &[u8], limit: usize) -> DataResult<Vec<u8>> {
+    let Some((&format, frame)) = bytes.split_first() else {
+        return Err(DataError::Truncated {
+            what: "the serialized payload",
+            need: 1,
+            got: 0,
+        });
+    };
+    if format != FORMAT_V0 {
+        return Err(DataError::UnknownFormat(format));
+    }
+    // Decoder accepts several concatenated frames, as Parsec's `decode_all` does.
+    let decoder = zstd::stream::read::Decoder::new(frame)
+        .map_err(|e| DataError::Decompress(e.to_string()))?;
+    let mut out = Vec::new();
+    decoder
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DataError::Decompress(e.to_string()))?;
+    if out.len() > limit {
+        return Err(DataError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+/// Encodes a value in format v0, with a streamed frame (no content size), as Parsec does.
+pub fn dump(value: &Value) -> Vec<u8> {
+    let raw = msgpack::encode(value);
+    let mut out = vec![FORMAT_V0];
+    // Writing into memory cannot fail short of a zstd bug.
+    let compressed =
+        zstd::stream::encode_all(raw.as_slice(), LEVEL).expect("zstd compresses into memory");
+    out.extend_from_slice(&compressed);
+    out
+}
