@@ -324,7 +324,7 @@ impl ExportFile {
         // exactly what its stored bounds select.
         let totals_ok = vlob_bytes >= info.vlobs_total_bytes
             && block_bytes >= info.blocks_total_bytes
-            && expected.map_or(true, |e| e == (vlob_bytes, block_bytes));
+            && expected.is_none_or(|e| e == (vlob_bytes, block_bytes));
         if !totals_ok {
             let selected = expected.map_or(String::new(), |(v, b)| {
                 format!(" (the snapshot's rows weigh {v} and {b})")
