@@ -113,10 +113,7 @@ impl Health {
     }
 
     /// Wraps each node so that its answers are counted.
-    pub fn counted(
-        self: &Arc<Self>,
-        nodes: Vec<Arc<dyn BlockStore>>,
-    ) -> Vec<Arc<dyn BlockStore>> {
+    pub fn counted(self: &Arc<Self>, nodes: Vec<Arc<dyn BlockStore>>) -> Vec<Arc<dyn BlockStore>> {
         nodes
             .into_iter()
             .enumerate()
@@ -185,7 +182,10 @@ impl Health {
             bump(&self.retry_timeouts);
         }
         if !self.warned_retry.swap(true, Ordering::Relaxed) {
-            tracing::warn!("reads are being retried (store {}); counts at the end", self.store);
+            tracing::warn!(
+                "reads are being retried (store {}); counts at the end",
+                self.store
+            );
         }
     }
 

@@ -84,11 +84,9 @@ pub async fn open(
             for node in nodes {
                 opened.push(open_single(node, db, db_connections).await?);
             }
-            let health = Health::new(
-                &format!("{mode:?}").to_ascii_uppercase(),
-                &opened,
-                config.to_string(),
-            );
+            let array = format!("{mode:?}").to_ascii_uppercase();
+            let store = format!("{array} of {} nodes", opened.len());
+            let health = Health::new(&array, &opened, store);
             let counted = health.counted(opened);
             (raid::build(*mode, counted, health.clone()), health)
         }

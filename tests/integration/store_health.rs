@@ -12,8 +12,7 @@ use crate::leaks::assert_no_secret;
 use crate::proxy::Proxy;
 use crate::rows::assert_same_content;
 use crate::stores::{
-    db_with_stores, delete_all, export, list_all, nodes, object_store_for, reference,
-    s3_export_cmd,
+    db_with_stores, delete_all, export, list_all, nodes, object_store_for, reference, s3_export_cmd,
 };
 use crate::summary_json::{expected_tables, node, parse};
 
@@ -46,7 +45,12 @@ async fn degraded_raid_nodes_are_named_with_their_counts() {
     let parity = nodes(&garages, "RAID5", "parity");
     let stopped = nodes(&garages, "RAID5", "stopped");
     let mirror = nodes(&garages, "RAID1", "mirror");
-    let layouts = [data.clone(), parity.clone(), stopped.clone(), mirror.clone()];
+    let layouts = [
+        data.clone(),
+        parity.clone(),
+        stopped.clone(),
+        mirror.clone(),
+    ];
     let (db, realm) = db_with_stores("health_raid", &layouts).await;
     let dir = tempfile::tempdir().unwrap();
     let reference = reference(&db, realm, dir.path()).await;
@@ -126,8 +130,9 @@ async fn degraded_raid_nodes_are_named_with_their_counts() {
     let blocks = objects(&garages[1], "mirror").await;
     assert!(failed_over > 0 && failed_over <= blocks, "{summary:#}");
     assert!(
-        r.stderr
-            .contains(&format!("failed {failed_over} reads ({failed_over} unavailable): served by another mirror")),
+        r.stderr.contains(&format!(
+            "failed {failed_over} reads ({failed_over} unavailable): served by another mirror"
+        )),
         "{}",
         r.stderr
     );
@@ -159,7 +164,13 @@ async fn reads_that_time_out_once_are_counted_as_retries() {
     // The first reads outlast --block-timeout; the store is fast again before their retry.
     proxy.set_delay(Duration::from_millis(2500));
     let file = dir.path().join("retried.sqlite");
-    let mut cmd = s3_export_cmd(&db, realm, &file, &store, &["--json", "--block-timeout", "1", "--jobs", "4"]);
+    let mut cmd = s3_export_cmd(
+        &db,
+        realm,
+        &file,
+        &store,
+        &["--json", "--block-timeout", "1", "--jobs", "4"],
+    );
     let child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -182,14 +193,23 @@ async fn reads_that_time_out_once_are_counted_as_retries() {
     let h = &summary["store_health"];
     let retried = h["reads_succeeded_after_retries"].as_u64().unwrap();
     assert!((1..=4).contains(&retried), "{summary:#}");
-    assert!(h["attempts_timed_out"].as_u64().unwrap() >= retried, "{summary:#}");
+    assert!(
+        h["attempts_timed_out"].as_u64().unwrap() >= retried,
+        "{summary:#}"
+    );
     assert_eq!(h["clean"], false);
     assert!(
-        r.stderr.contains(&format!("{retried} reads succeeded after retries")),
+        r.stderr
+            .contains(&format!("{retried} reads succeeded after retries")),
         "{}",
         r.stderr
     );
-    assert_eq!(r.stderr.matches("reads are being retried").count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("reads are being retried").count(),
+        1,
+        "{}",
+        r.stderr
+    );
     assert_same_content(&file, &reference);
     assert_no_secret(&[&r.all()], &[&garage.secret], "retries");
 }
@@ -212,7 +232,13 @@ async fn a_clean_export_reports_no_store_health_and_its_json_matches_the_file() 
     assert_no_secret(&[&r.all()], &secret, "clean, trace log");
 
     let file = dir.path().join("json.sqlite");
-    let r = export(&db, realm, &file, &store, &["--json", "--log-level", "debug"]);
+    let r = export(
+        &db,
+        realm,
+        &file,
+        &store,
+        &["--json", "--log-level", "debug"],
+    );
     r.ok();
     let s: Value = parse(&r);
     assert_eq!(s["status"], "complete");
@@ -222,7 +248,10 @@ async fn a_clean_export_reports_no_store_health_and_its_json_matches_the_file() 
     assert_eq!(s["realm"], realm.simple().to_string());
     assert_eq!(s["snapshot"], crate::stores::T);
     assert_eq!(s["tables"], expected_tables(&file));
-    assert_eq!(s["fetched_this_run"]["blocks"], s["tables"]["block_data"]["rows"]);
+    assert_eq!(
+        s["fetched_this_run"]["blocks"],
+        s["tables"]["block_data"]["rows"]
+    );
     assert_eq!(s["store_health"]["clean"], true);
     assert_same_content(&file, &reference);
     assert_no_secret(&[&r.all()], &secret, "clean, json");
@@ -233,11 +262,20 @@ async fn a_clean_export_reports_no_store_health_and_its_json_matches_the_file() 
     assert_eq!(s["status"], "already_complete");
     assert!(s["store_health"].is_null());
     let bad = vec![garage.blockstore("no-such-bucket")];
-    let r = export(&db, realm, &dir.path().join("bad.sqlite"), &bad, &["--json"]);
+    let r = export(
+        &db,
+        realm,
+        &dir.path().join("bad.sqlite"),
+        &bad,
+        &["--json"],
+    );
     assert_ne!(r.code, 0);
     let s = parse(&r);
     assert_eq!(s["status"], "failed");
     assert_eq!(s["exit_code"], r.code);
-    assert!(s["error"].as_str().unwrap().contains("no-such-bucket"), "{s:#}");
+    assert!(
+        s["error"].as_str().unwrap().contains("no-such-bucket"),
+        "{s:#}"
+    );
     assert_no_secret(&[&r.all()], &secret, "failure, json");
 }
