@@ -176,17 +176,13 @@ impl Health {
         }
     }
 
-    pub fn retried(&self, timed_out: bool) {
+    /// Counts one retry; true for the first of the run (the one worth a warning).
+    pub fn retried(&self, timed_out: bool) -> bool {
         bump(&self.retries);
         if timed_out {
             bump(&self.retry_timeouts);
         }
-        if !self.warned_retry.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "reads are being retried (store {}); counts at the end",
-                self.store
-            );
-        }
+        !self.warned_retry.swap(true, Ordering::Relaxed)
     }
 
     pub fn succeeded_after_retries(&self) {
@@ -314,3 +310,7 @@ impl BlockStore for Counted {
         self.inner.check(organization_id)
     }
 }
+
+#[cfg(test)]
+#[path = "health_tests.rs"]
+mod tests;

@@ -88,17 +88,27 @@ impl BlockStore for Retrying {
                 match result {
                     Err(StoreError::Unavailable(reason)) if attempt < self.policy.retries => {
                         let wait = self.policy.backoff(attempt);
-                        if let Some(h) = &self.health {
-                            h.retried(super::health::is_timeout(&reason));
-                        }
-                        // Once per store as a warning (Health), each retry at debug level.
-                        tracing::debug!(
+                        let first = self
+                            .health
+                            .as_ref()
+                            .map_or(true, |h| h.retried(super::health::is_timeout(&reason)));
+                        let text = format!(
                             "block {}: store unavailable ({reason}); retry {}/{} in {:.1} s",
                             block_id.hyphenated(),
                             attempt + 1,
                             self.policy.retries,
                             wait.as_secs_f64()
                         );
+                        // Counted: the first retry is a warning, the others debug lines,
+                        // and the counts come at the end (Health::final_warnings).
+                        match (first, &self.health) {
+                            (true, Some(_)) => tracing::warn!(
+                                "{text} (store {}; further retries are counted and reported at the end)",
+                                self.inner.describe()
+                            ),
+                            (true, None) => tracing::warn!("{text}"),
+                            (false, _) => tracing::debug!("{text}"),
+                        }
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }

@@ -205,7 +205,7 @@ async fn reads_that_time_out_once_are_counted_as_retries() {
         r.stderr
     );
     assert_eq!(
-        r.stderr.matches("reads are being retried").count(),
+        r.stderr.matches("further retries are counted").count(),
         1,
         "{}",
         r.stderr
