@@ -140,13 +140,19 @@ impl Health {
             Err(StoreError::Unavailable(r)) => (&n.unavailable, r.clone()),
         };
         bump(counter);
-        if !n.warned_fail.swap(true, Ordering::Relaxed) {
+        // Without redundancy (single store, RAID0) a failure is retried or is the export's
+        // error: only arrays that work around it warn here.
+        if self.redundant() && !n.warned_fail.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "{} ({}) failed a read ({cause}); counts at the end",
                 n.label,
                 n.store
             );
         }
+    }
+
+    fn redundant(&self) -> bool {
+        self.array == "RAID1" || self.array == "RAID5"
     }
 
     /// RAID5: node `i`'s chunk was rebuilt from the others and the parity.
@@ -243,7 +249,7 @@ impl Health {
                 ));
             }
             let explained = n.rebuilt_from_parity + n.parity_unreadable + n.failed_over;
-            if n.failures() > explained && self.array != "RAID0" && !self.array.is_empty() {
+            if n.failures() > explained && self.redundant() {
                 out.push(format!(
                     "{who} failed {} more reads ({kinds}) that the array could not work around",
                     n.failures() - explained
