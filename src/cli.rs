@@ -145,6 +145,11 @@ pub struct ExportRealmArgs {
     /// No progress display (errors and the final summary are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print the summary as one JSON object on stdout (also on failure, with the exit code
+    /// and the error); progress and warnings stay on stderr. Shape in the README.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options shared by the read-only reports (`human-accesses`, `realms`).

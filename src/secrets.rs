@@ -6,14 +6,17 @@ use crate::cli::Cli;
 use crate::db::DbTarget;
 
 pub fn collect(cli: &Cli) -> Vec<String> {
-    let mut out: Vec<String> = cli
-        .command
-        .db_url()
+    collect_from(cli.command.db_url(), cli.command.blockstore_values())
+}
+
+/// The secrets in a database URL and `--blockstore` values.
+pub fn collect_from(db_url: Option<&str>, blockstore: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = db_url
         .and_then(|url| DbTarget::parse(url).ok())
         .and_then(|t| t.secret().map(str::to_owned))
         .into_iter()
         .collect();
-    if let Ok(config) = parse_blockstore_configs(cli.command.blockstore_values()) {
+    if let Ok(config) = parse_blockstore_configs(blockstore) {
         let nodes = match config {
             BlockstoreConfig::Single(s) => vec![s],
             BlockstoreConfig::Raid(_, nodes) => nodes,

@@ -2,6 +2,7 @@
 //! retries are wrappers around that trait, not special cases inside a store.
 
 mod config;
+pub mod health;
 mod postgresql;
 pub mod raid;
 mod retry;
@@ -12,6 +13,7 @@ pub mod trust;
 pub use config::{
     parse_blockstore_configs, BlockstoreConfig, RaidMode, S3Config, SingleStore, SwiftConfig,
 };
+pub use health::{Health, HealthReport, NodeReport};
 pub use postgresql::PostgresqlBlockStore;
 pub use retry::{RetryPolicy, Retrying};
 pub use s3::S3BlockStore;
@@ -62,22 +64,32 @@ pub fn object_name(organization_id: &str, block_id: Uuid) -> String {
 }
 
 /// Builds the store described by the `--blockstore` values, checks it answers, and wraps
-/// it with retries.
+/// it with retries. The `Health` returned counts what every node and the retries went
+/// through (see health.rs).
 pub async fn open(
     config: &BlockstoreConfig,
     db: &DbTarget,
     db_connections: usize,
     retry: RetryPolicy,
     organization_id: &str,
-) -> Result<Arc<dyn BlockStore>> {
-    let store: Arc<dyn BlockStore> = match config {
-        BlockstoreConfig::Single(single) => open_single(single, db, db_connections).await?,
+) -> Result<(Arc<dyn BlockStore>, Arc<Health>)> {
+    let (store, health): (Arc<dyn BlockStore>, _) = match config {
+        BlockstoreConfig::Single(single) => {
+            let node = open_single(single, db, db_connections).await?;
+            let health = Health::new("", std::slice::from_ref(&node), node.describe());
+            let mut counted = health.counted(vec![node]);
+            (counted.remove(0), health)
+        }
         BlockstoreConfig::Raid(mode, nodes) => {
             let mut opened = Vec::with_capacity(nodes.len());
             for node in nodes {
                 opened.push(open_single(node, db, db_connections).await?);
             }
-            raid::build(*mode, opened)
+            let array = format!("{mode:?}").to_ascii_uppercase();
+            let store = format!("{array} of {} nodes", opened.len());
+            let health = Health::new(&array, &opened, store);
+            let counted = health.counted(opened);
+            (raid::build(*mode, counted, health.clone()), health)
         }
     };
     // A RAID1/RAID5 array is usable with one node down: only the array as a whole is checked.
@@ -91,7 +103,8 @@ pub async fn open(
             reason,
         },
     })?;
-    Ok(Arc::new(Retrying::new(store, retry)))
+    let retrying = Retrying::new(store, retry).counted(health.clone());
+    Ok((Arc::new(retrying), health))
 }
 
 async fn open_single(

@@ -7,13 +7,20 @@ use futures::future::{join_all, BoxFuture};
 use futures::stream::{FuturesUnordered, StreamExt};
 use uuid::Uuid;
 
+use super::health::Health;
 use super::{BlockStore, RaidMode, ReadResult, StoreError};
 
-pub fn build(mode: RaidMode, nodes: Vec<Arc<dyn BlockStore>>) -> Arc<dyn BlockStore> {
+/// The array over `nodes`, which `health` already counts (see `Health::counted`); the array
+/// records what it worked around (rebuilds, fail-overs) into the same `health`.
+pub fn build(
+    mode: RaidMode,
+    nodes: Vec<Arc<dyn BlockStore>>,
+    health: Arc<Health>,
+) -> Arc<dyn BlockStore> {
     match mode {
         RaidMode::Raid0 => Arc::new(Raid0 { nodes }),
-        RaidMode::Raid1 => Arc::new(Raid1 { nodes }),
-        RaidMode::Raid5 => Arc::new(Raid5 { nodes }),
+        RaidMode::Raid1 => Arc::new(Raid1 { nodes, health }),
+        RaidMode::Raid5 => Arc::new(Raid5 { nodes, health }),
     }
 }
 
@@ -126,6 +133,7 @@ impl BlockStore for Raid0 {
 
 pub struct Raid1 {
     nodes: Vec<Arc<dyn BlockStore>>,
+    health: Arc<Health>,
 }
 
 impl BlockStore for Raid1 {
@@ -134,20 +142,31 @@ impl BlockStore for Raid1 {
     }
 
     /// All mirrors are asked at once; the first with the data wins. "Not found" only when
-    /// every node says so.
+    /// every node says so. A mirror that failed before the winner answered counts as failed
+    /// over (one still running when the winner answers is cancelled, not counted).
     fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult> {
         Box::pin(async move {
             let mut reads: FuturesUnordered<_> = self
                 .nodes
                 .iter()
-                .map(|n| n.read(organization_id, block_id))
+                .enumerate()
+                .map(|(i, n)| async move { (i, n.read(organization_id, block_id).await) })
                 .collect();
             let mut errors = Vec::new();
-            while let Some(result) = reads.next().await {
+            let mut failed = Vec::new();
+            while let Some((i, result)) = reads.next().await {
                 match result {
                     // Dropping `reads` cancels the slower mirrors.
-                    Ok(data) => return Ok(data),
-                    Err(e) => errors.push(e),
+                    Ok(data) => {
+                        for f in failed {
+                            self.health.failed_over(f);
+                        }
+                        return Ok(data);
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        failed.push(i);
+                    }
                 }
             }
             combine_failures(errors)
@@ -181,6 +200,7 @@ fn combine_failures(errors: Vec<StoreError>) -> ReadResult {
 
 pub struct Raid5 {
     nodes: Vec<Arc<dyn BlockStore>>,
+    health: Arc<Health>,
 }
 
 impl BlockStore for Raid5 {
@@ -188,17 +208,16 @@ impl BlockStore for Raid5 {
         describe_nodes("RAID5", &self.nodes)
     }
 
-    /// Reads the data chunks; with one of them missing, rebuilds it from the others and the
-    /// parity (Parsec's own degraded read fails on an assertion; this one is tested).
+    /// Reads the data chunks and the parity at once; with one data chunk missing, rebuilds it
+    /// from the others and the parity (Parsec's own degraded read fails on an assertion; this
+    /// one is tested). The parity is read even when not needed, so that a parity node losing
+    /// data is reported before a second failure makes blocks unrecoverable.
     fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult> {
         Box::pin(async move {
             let k = self.nodes.len() - 1;
-            let results = join_all(
-                self.nodes[..k]
-                    .iter()
-                    .map(|n| n.read(organization_id, block_id)),
-            )
-            .await;
+            let mut results =
+                join_all(self.nodes.iter().map(|n| n.read(organization_id, block_id))).await;
+            let parity_result = results.pop().unwrap_or(Err(StoreError::NotFound));
             let mut chunks = Vec::with_capacity(k);
             let mut failed = Vec::new();
             for (i, r) in results.into_iter().enumerate() {
@@ -211,10 +230,15 @@ impl BlockStore for Raid5 {
                 }
             }
             match failed.len() {
-                0 => raid5_join(&chunks.into_iter().flatten().collect::<Vec<_>>()),
+                0 => {
+                    if parity_result.is_err() {
+                        self.health.parity_lost(k);
+                    }
+                    raid5_join(&chunks.into_iter().flatten().collect::<Vec<_>>())
+                }
                 1 => {
                     let (missing, first_error) = failed.remove(0);
-                    let parity = match self.nodes[k].read(organization_id, block_id).await {
+                    let parity = match parity_result {
                         Ok(p) => p,
                         Err(e) => return combine_failures(vec![first_error, e]),
                     };
@@ -233,6 +257,7 @@ impl BlockStore for Raid5 {
                         len,
                     );
                     tracing::debug!("block {block_id}: RAID5 chunk {missing} rebuilt from parity");
+                    self.health.rebuilt(missing);
                     chunks[missing] = Some(rebuilt);
                     raid5_join(&chunks.into_iter().flatten().collect::<Vec<_>>())
                 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
+use super::health::Health;
 use super::{BlockStore, ReadResult, StoreError};
 
 #[derive(Debug, Clone, Copy)]
@@ -45,11 +46,22 @@ impl RetryPolicy {
 pub struct Retrying {
     inner: Arc<dyn BlockStore>,
     policy: RetryPolicy,
+    /// Where retries are counted.
+    health: Option<Arc<Health>>,
 }
 
 impl Retrying {
     pub fn new(inner: Arc<dyn BlockStore>, policy: RetryPolicy) -> Self {
-        Retrying { inner, policy }
+        Retrying {
+            inner,
+            policy,
+            health: None,
+        }
+    }
+
+    pub fn counted(mut self, health: Arc<Health>) -> Self {
+        self.health = Some(health);
+        self
     }
 }
 
@@ -76,13 +88,27 @@ impl BlockStore for Retrying {
                 match result {
                     Err(StoreError::Unavailable(reason)) if attempt < self.policy.retries => {
                         let wait = self.policy.backoff(attempt);
-                        tracing::warn!(
+                        let first = self
+                            .health
+                            .as_ref()
+                            .map_or(true, |h| h.retried(super::health::is_timeout(&reason)));
+                        let text = format!(
                             "block {}: store unavailable ({reason}); retry {}/{} in {:.1} s",
                             block_id.hyphenated(),
                             attempt + 1,
                             self.policy.retries,
                             wait.as_secs_f64()
                         );
+                        // Counted: the first retry is a warning, the others debug lines,
+                        // and the counts come at the end (Health::final_warnings).
+                        match (first, &self.health) {
+                            (true, Some(_)) => tracing::warn!(
+                                "{text} (store {}; further retries are counted and reported at the end)",
+                                self.inner.describe()
+                            ),
+                            (true, None) => tracing::warn!("{text}"),
+                            (false, _) => tracing::debug!("{text}"),
+                        }
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
@@ -90,6 +116,12 @@ impl BlockStore for Retrying {
                         return Err(StoreError::Unavailable(format!(
                             "{reason} (after {attempt} retries)"
                         )))
+                    }
+                    Ok(data) if attempt > 0 => {
+                        if let Some(h) = &self.health {
+                            h.succeeded_after_retries();
+                        }
+                        return Ok(data);
                     }
                     other => return other,
                 }

@@ -6,6 +6,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::blockstore::{parse_blockstore_configs, RetryPolicy};
 use crate::cli::ExportRealmArgs;
+use crate::commands::export_summary;
 use crate::db::DbTarget;
 use crate::error::{Error, Result};
 use crate::export::{
@@ -66,14 +67,28 @@ pub async fn run(args: ExportRealmArgs) -> Result<()> {
     let progress = Progress::new(Mode::detect(args.quiet));
     let interrupt = Interrupt::default();
     watch_signals(interrupt.clone(), progress.clone())?;
-    match export::export_realm(request, &progress, &interrupt).await {
-        Ok(summary) => print_summary(&summary),
-        Err(e @ Error::Interrupted { .. }) => {
-            crate::progress::stderr_line("Export interrupted: everything fetched so far is saved in the file. Run the same command again to resume.");
+    let result = export::export_realm(request, &progress, &interrupt).await;
+    if let Err(Error::Interrupted { .. }) = &result {
+        crate::progress::stderr_line("Export interrupted: everything fetched so far is saved in the file. Run the same command again to resume.");
+    }
+    match (result, args.json) {
+        (Ok(summary), false) => print_summary(&summary),
+        (Ok(summary), true) => print_stdout(&export_summary::json_of_summary(&summary)),
+        (Err(e), true) => {
+            let secrets = crate::secrets::collect_from(Some(&args.db.db), &args.blockstore);
+            let message = crate::secrets::scrub(&e.to_string(), &secrets);
+            print_stdout(&export_summary::json_of_error(&e, message))?;
             Err(e)
         }
-        Err(e) => Err(e),
+        (Err(e), false) => Err(e),
     }
+}
+
+/// A closed stdout (`| head`) must not hide the exit code.
+fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
 }
 
 /// First SIGINT/SIGTERM: stop at the next commit point. Second: leave at once (the file is
@@ -157,6 +172,7 @@ fn write_summary(out: &mut impl std::io::Write, s: &Summary) -> std::io::Result<
         s.fetched_blocks,
         HumanBytes(s.fetched_bytes)
     )?;
+    export_summary::write_health(out, s.store_health.as_ref())?;
     writeln!(
         out,
         "  elapsed             {:.1} s",

@@ -1,6 +1,7 @@
 //! One file per command.
 
 pub mod export_realm;
+mod export_summary;
 pub mod human_accesses;
 pub mod realms;
 pub mod testbed;

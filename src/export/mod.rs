@@ -21,7 +21,7 @@ use uuid::Uuid;
 pub use blocks_data::Tuning;
 pub use output::{OutputTarget, SnapshotChoice};
 
-use crate::blockstore::{self, BlockstoreConfig, RetryPolicy};
+use crate::blockstore::{self, BlockstoreConfig, HealthReport, RetryPolicy};
 use crate::db::{self, DbTarget};
 use crate::error::{Error, Result};
 use crate::format::{self, ExistingFile, Info};
@@ -83,6 +83,8 @@ pub struct Summary {
     pub fetched_blocks: u64,
     pub fetched_bytes: u64,
     pub elapsed: Duration,
+    /// What the blockstore went through; None when no block was read this run.
+    pub store_health: Option<HealthReport>,
 }
 
 pub async fn export_realm(
@@ -144,6 +146,7 @@ pub async fn export_realm(
                     fetched_blocks: 0,
                     fetched_bytes: 0,
                     elapsed: started.elapsed(),
+                    store_health: None,
                 })
             }
             open::Opened::Writing {
@@ -209,7 +212,8 @@ pub async fn export_realm(
     ));
     let step = progress.step(4, "Exporting blocks data", block_bytes as u64, Unit::Bytes);
     let mut fetched = (0, 0);
-    if let (true, Some(store)) = (missing_count > 0, store) {
+    let mut store_health = None;
+    if let (true, Some((store, health))) = (missing_count > 0, store) {
         let (returned, result) = blocks_data::export(
             file,
             store,
@@ -220,6 +224,12 @@ pub async fn export_realm(
         )
         .await;
         file = returned;
+        // The counts are told whether the step completed or not: a failing node matters most
+        // when the export fails.
+        for warning in health.final_warnings() {
+            tracing::warn!("{warning}");
+        }
+        store_health = Some(health.report());
         fetched = result.inspect_err(|_| step.abandon())?;
     }
     tokio::task::block_in_place(|| file.finish(expected.map(|t| (t.vlob_bytes, t.block_bytes))))?;
@@ -236,5 +246,6 @@ pub async fn export_realm(
         fetched_blocks: fetched.0,
         fetched_bytes: fetched.1,
         elapsed: started.elapsed(),
+        store_health,
     })
 }

@@ -185,7 +185,7 @@ pub async fn compare(
     let blocks = source_blocks::blocks_to_compare(conn, request.sample).map_err(file_error)?;
     report.blocks_in_file = stat("block_data").rows;
     if !blocks.is_empty() {
-        let store = blockstore::open(
+        let (store, _health) = blockstore::open(
             &request.blockstore,
             &request.db,
             request.db_connections,
