@@ -91,7 +91,7 @@ impl BlockStore for Retrying {
                         let first = self
                             .health
                             .as_ref()
-                            .map_or(true, |h| h.retried(super::health::is_timeout(&reason)));
+                            .is_none_or(|h| h.retried(super::health::is_timeout(&reason)));
                         let text = format!(
                             "block {}: store unavailable ({reason}); retry {}/{} in {:.1} s",
                             block_id.hyphenated(),
