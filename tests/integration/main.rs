@@ -21,6 +21,7 @@ mod human_accesses_fixture;
 mod human_accesses_generated;
 mod kill;
 mod leaks;
+mod loopback;
 mod oracle;
 mod parsec_data;
 mod parsec_fixture;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use crate::loopback::LoopbackServer;
 
 struct State {
     upstream: u16,
@@ -20,50 +22,25 @@ struct State {
 pub struct Proxy {
     pub port: u16,
     state: Arc<State>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LoopbackServer,
 }
 
 impl Proxy {
     /// Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream`; counts `GET`s of objects under
     /// `<bucket>/<organization>/`.
     pub fn start(upstream: u16, bucket: &str, organization: &str) -> Proxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State {
             upstream,
             delay_ms: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             pattern: format!("GET /{bucket}/{organization}/").into_bytes(),
         });
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                let accept = async {
-                    while let Ok((client, _)) = listener.accept().await {
-                        tokio::spawn(serve(client, st.clone()));
-                    }
-                };
-                tokio::select! {
-                    _ = accept => {}
-                    _ = stop => {}
-                }
-            });
-            rt.shutdown_background();
-        });
+        let server = LoopbackServer::start(move |client| serve(client, st.clone()));
         Proxy {
-            port,
+            port: server.port,
             state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -85,17 +62,6 @@ impl Proxy {
             r"s3:http\://127.0.0.1\:{}:garage:{bucket}:{key}:{secret}",
             self.port
         )
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

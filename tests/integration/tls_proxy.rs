@@ -4,15 +4,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::loopback::LoopbackServer;
+
 pub struct TlsProxy {
     pub port: u16,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LoopbackServer,
 }
 
 impl TlsProxy {
@@ -31,45 +32,10 @@ impl TlsProxy {
             .with_single_cert(chain, key)
             .expect("proxy certificate and key");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                let accept = async {
-                    while let Ok((client, _)) = listener.accept().await {
-                        tokio::spawn(serve(client, acceptor.clone(), upstream));
-                    }
-                };
-                tokio::select! {
-                    _ = accept => {}
-                    _ = stop => {}
-                }
-            });
-            rt.shutdown_background();
-        });
+        let server = LoopbackServer::start(move |client| serve(client, acceptor.clone(), upstream));
         TlsProxy {
-            port,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            port: server.port,
+            _server: server,
         }
     }
 }
