@@ -33,6 +33,7 @@ mod rows;
 mod schema;
 mod secrets;
 mod server_safety;
+mod signed_testbed;
 mod slow;
 mod store_faults;
 mod stores;
