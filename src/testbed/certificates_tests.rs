@@ -93,4 +93,3 @@ fn same_seed_same_keys_and_certificates() {
     assert_eq!(make(5), make(5));
     assert_ne!(make(5).0, make(6).0);
 }
-
