@@ -222,9 +222,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub exact_totals: bool,
 
-    /// Do not check certificate signatures. Only for unsigned test data (organizations made
-    /// by `testbed populate`, whose certificates are not signed); real exports are always
-    /// checked.
+    /// Do not check certificate signatures. Only for unsigned test data (certificates with
+    /// placeholder signatures); real exports, and those of `testbed populate`, are checked.
     #[arg(long)]
     pub no_signatures: bool,
 

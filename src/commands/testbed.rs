@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use bytesize::ByteSize;
+use clap::builder::TypedValueParser;
 use clap::{Args, Subcommand};
 
 use crate::db::DbTarget;
@@ -37,6 +38,11 @@ pub struct PopulateArgs {
     /// Give the organization a sequester authority and two sequester services.
     #[arg(long)]
     pub sequestered: bool,
+    /// Size of the generated sequester RSA keys (1024 makes tests faster).
+    #[arg(long, default_value_t = testbed::DEFAULT_SEQUESTER_KEY_BITS, value_name = "BITS",
+          value_parser = clap::builder::PossibleValuesParser::new(["1024", "2048", "3072", "4096"])
+              .map(|s| s.parse::<usize>().unwrap_or(testbed::DEFAULT_SEQUESTER_KEY_BITS)))]
+    pub sequester_key_bits: usize,
     #[arg(long, default_value_t = 5)]
     pub humans: usize,
     #[arg(long, default_value_t = 3)]
@@ -109,6 +115,7 @@ async fn populate(args: PopulateArgs) -> Result<()> {
     }
     let mut spec = OrgSpec::small(&organization_id);
     spec.sequestered = args.sequestered;
+    spec.sequester_key_bits = args.sequester_key_bits;
     spec.humans = args.humans;
     spec.realms = args.realms;
     spec.vlob_versions_per_realm = args.vlobs_per_realm;

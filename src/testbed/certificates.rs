@@ -1,11 +1,13 @@
-//! Fake but realistic-looking certificates (layout described in the reference, section 10).
-//!
-//! Common and realm certificates and the sequester authority certificate are
-//! `64-byte signature || 0x00 || zstd(msgpack map)`; sequester service certificates are
-//! `"RSASSA-PSS-SHA256:" || 128-byte signature || 0x00 || zstd(msgpack map)`. Signatures are
-//! random bytes: `verify` reports them as bad unless given `--no-signatures` (issue 12 part 3
-//! makes them real).
+//! Certificates of a generated organization (layout described in the reference, section 10),
+//! really signed: Ed25519 by the organization's root key (no author) or by the author
+//! device's key, RSA-PSS by the sequester authority. Every key comes from the factory's
+//! seeded RNG, so a seed always gives the same keys and certificates.
 
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context, Result};
+use chacha20::rand_core::SeedableRng;
+use chacha20::ChaCha20Rng;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use uuid::Uuid;
@@ -13,56 +15,87 @@ use uuid::Uuid;
 use rmpv::Value;
 
 use super::random::random_bytes;
+use crate::parsec::crypto::rsa_key::SequesterPrivateKey;
+use crate::parsec::crypto::signing::SigningKey;
 use crate::parsec::serialization::envelope;
 use crate::parsec::serialization::msgpack as mp;
 
 type Ts = DateTime<Utc>;
 
-const RSA_SIGNATURE_PREFIX: &[u8] = b"RSASSA-PSS-SHA256:";
-/// Signature length of the 1024-bit RSA keys used by Parsec's tests.
-const RSA_SIGNATURE_LEN: usize = 128;
-const ED25519_SIGNATURE_LEN: usize = 64;
-
-/// Produces certificate bytes, drawing signatures and keys from its own RNG.
+/// Produces certificate bytes, drawing keys and random fields from its own RNG.
 pub(crate) struct CertificateFactory<R: RngCore> {
     rng: R,
+    root: SigningKey,
+    devices: HashMap<Uuid, SigningKey>,
+    authority: Option<SequesterPrivateKey>,
+    /// RSA needs a `rand_core` 0.10 RNG: one seeded from `rng`.
+    rsa_rng: ChaCha20Rng,
+    rsa_bits: usize,
 }
 
 impl<R: RngCore> CertificateFactory<R> {
-    pub(crate) fn new(rng: R) -> Self {
-        Self { rng }
+    /// `rsa_bits`: size of the sequester keys (authority and services).
+    pub(crate) fn new(mut rng: R, rsa_bits: usize) -> Self {
+        let root = SigningKey::from_seed(&seed32(&mut rng));
+        let rsa_rng = ChaCha20Rng::from_seed(seed32(&mut rng));
+        Self {
+            rng,
+            root,
+            devices: HashMap::new(),
+            authority: None,
+            rsa_rng,
+            rsa_bits,
+        }
     }
 
     pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         random_bytes(&mut self.rng, len)
     }
 
-    fn ed25519_signed(&mut self, fields: Vec<(&str, Value)>) -> Vec<u8> {
-        let mut out = self.bytes(ED25519_SIGNATURE_LEN);
-        out.extend_from_slice(&envelope::dump(&mp::map(fields)));
-        out
+    /// `organization.root_verify_key`.
+    pub(crate) fn root_verify_key(&self) -> Vec<u8> {
+        self.root.verify_key().as_bytes().to_vec()
     }
 
-    fn rsa_signed(&mut self, fields: Vec<(&str, Value)>) -> Vec<u8> {
-        let mut out = RSA_SIGNATURE_PREFIX.to_vec();
-        out.extend_from_slice(&self.bytes(RSA_SIGNATURE_LEN));
-        out.extend_from_slice(&envelope::dump(&mp::map(fields)));
-        out
+    /// A new device's signing key; returns its verify key.
+    pub(crate) fn new_device_key(&mut self, device_id: Uuid) -> Vec<u8> {
+        let key = SigningKey::from_seed(&seed32(&mut self.rng));
+        let verify_key = key.verify_key().as_bytes().to_vec();
+        self.devices.insert(device_id, key);
+        verify_key
     }
 
-    /// DER SubjectPublicKeyInfo of a (random) 1024-bit RSA public key, exponent 65537.
-    pub(crate) fn rsa_public_key_der(&mut self) -> Vec<u8> {
-        // Standard ASN.1 framing: SEQUENCE { AlgorithmIdentifier rsaEncryption, BIT STRING {
-        // SEQUENCE { INTEGER modulus (129 bytes, leading 0), INTEGER 65537 } } }.
-        const HEAD: &[u8] = &[
-            0x30, 0x81, 0x9f, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-            0x01, 0x01, 0x05, 0x00, 0x03, 0x81, 0x8d, 0x00, 0x30, 0x81, 0x89, 0x02, 0x81, 0x81,
-            0x00,
-        ];
-        const TAIL: &[u8] = &[0x02, 0x03, 0x01, 0x00, 0x01];
-        let mut modulus = self.bytes(128);
-        modulus[0] |= 0x80; // a 1024-bit modulus has its top bit set
-        [HEAD, &modulus, TAIL].concat()
+    /// SPKI DER of a new RSA key (a sequester service's encryption key).
+    pub(crate) fn rsa_public_key_der(&mut self) -> Result<Vec<u8>> {
+        Ok(self.rsa_key()?.public_key().to_der())
+    }
+
+    fn rsa_key(&mut self) -> Result<SequesterPrivateKey> {
+        SequesterPrivateKey::generate(&mut self.rsa_rng, self.rsa_bits)
+            .context("generating a sequester RSA key")
+    }
+
+    fn ed25519_signed(
+        &mut self,
+        author: Option<Uuid>,
+        fields: Vec<(&str, Value)>,
+    ) -> Result<Vec<u8>> {
+        let key = match author {
+            None => &self.root,
+            Some(device) => self
+                .devices
+                .get(&device)
+                .ok_or_else(|| anyhow!("device {device} signs before its key exists"))?,
+        };
+        Ok(key.sign(&envelope::dump(&mp::map(fields))))
+    }
+
+    fn rsa_signed(&mut self, fields: Vec<(&str, Value)>) -> Result<Vec<u8>> {
+        let authority = self
+            .authority
+            .as_ref()
+            .ok_or_else(|| anyhow!("a sequester service before the sequester authority"))?;
+        Ok(authority.sign_with_rng(&envelope::dump(&mp::map(fields)), &mut self.rsa_rng))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -74,20 +107,23 @@ impl<R: RngCore> CertificateFactory<R> {
         human_handle: Option<(&str, &str)>,
         public_key: &[u8],
         profile: &str,
-    ) -> Vec<u8> {
+    ) -> Result<Vec<u8>> {
         let handle = human_handle.map_or(Value::Nil, |(email, label)| {
             Value::Array(vec![mp::str(email), mp::str(label)])
         });
-        self.ed25519_signed(vec![
-            ("type", mp::str("user_certificate")),
-            ("author", mp::opt_id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("user_id", mp::id(user_id)),
-            ("human_handle", handle),
-            ("public_key", mp::bin(public_key)),
-            ("algorithm", mp::str("X25519_XSALSA20_POLY1305")),
-            ("profile", mp::str(profile)),
-        ])
+        self.ed25519_signed(
+            author,
+            vec![
+                ("type", mp::str("user_certificate")),
+                ("author", mp::opt_id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("user_id", mp::id(user_id)),
+                ("human_handle", handle),
+                ("public_key", mp::bin(public_key)),
+                ("algorithm", mp::str("X25519_XSALSA20_POLY1305")),
+                ("profile", mp::str(profile)),
+            ],
+        )
     }
 
     pub(crate) fn device(
@@ -98,27 +134,38 @@ impl<R: RngCore> CertificateFactory<R> {
         device_id: Uuid,
         device_label: Option<&str>,
         verify_key: &[u8],
-    ) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("device_certificate")),
-            ("purpose", mp::str("STANDARD")),
-            ("author", mp::opt_id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("user_id", mp::id(user_id)),
-            ("device_id", mp::id(device_id)),
-            ("device_label", device_label.map_or(Value::Nil, mp::str)),
-            ("verify_key", mp::bin(verify_key)),
-            ("algorithm", mp::str("ED25519")),
-        ])
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            author,
+            vec![
+                ("type", mp::str("device_certificate")),
+                ("purpose", mp::str("STANDARD")),
+                ("author", mp::opt_id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("user_id", mp::id(user_id)),
+                ("device_id", mp::id(device_id)),
+                ("device_label", device_label.map_or(Value::Nil, mp::str)),
+                ("verify_key", mp::bin(verify_key)),
+                ("algorithm", mp::str("ED25519")),
+            ],
+        )
     }
 
-    pub(crate) fn revoked_user(&mut self, author: Uuid, timestamp: Ts, user_id: Uuid) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("revoked_user_certificate")),
-            ("author", mp::id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("user_id", mp::id(user_id)),
-        ])
+    pub(crate) fn revoked_user(
+        &mut self,
+        author: Uuid,
+        timestamp: Ts,
+        user_id: Uuid,
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            Some(author),
+            vec![
+                ("type", mp::str("revoked_user_certificate")),
+                ("author", mp::id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("user_id", mp::id(user_id)),
+            ],
+        )
     }
 
     pub(crate) fn user_update(
@@ -127,14 +174,17 @@ impl<R: RngCore> CertificateFactory<R> {
         timestamp: Ts,
         user_id: Uuid,
         new_profile: &str,
-    ) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("user_update_certificate")),
-            ("author", mp::id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("user_id", mp::id(user_id)),
-            ("new_profile", mp::str(new_profile)),
-        ])
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            Some(author),
+            vec![
+                ("type", mp::str("user_update_certificate")),
+                ("author", mp::id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("user_id", mp::id(user_id)),
+                ("new_profile", mp::str(new_profile)),
+            ],
+        )
     }
 
     pub(crate) fn realm_role(
@@ -144,15 +194,18 @@ impl<R: RngCore> CertificateFactory<R> {
         realm_id: Uuid,
         user_id: Uuid,
         role: Option<&str>,
-    ) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("realm_role_certificate")),
-            ("author", mp::id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("realm_id", mp::id(realm_id)),
-            ("user_id", mp::id(user_id)),
-            ("role", role.map_or(Value::Nil, mp::str)),
-        ])
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            Some(author),
+            vec![
+                ("type", mp::str("realm_role_certificate")),
+                ("author", mp::id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("realm_id", mp::id(realm_id)),
+                ("user_id", mp::id(user_id)),
+                ("role", role.map_or(Value::Nil, mp::str)),
+            ],
+        )
     }
 
     pub(crate) fn realm_key_rotation(
@@ -162,17 +215,20 @@ impl<R: RngCore> CertificateFactory<R> {
         realm_id: Uuid,
         key_index: u64,
         key_canary: &[u8],
-    ) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("realm_key_rotation_certificate")),
-            ("author", mp::id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("realm_id", mp::id(realm_id)),
-            ("key_index", Value::from(key_index)),
-            ("encryption_algorithm", mp::str("BLAKE2_XSALSA20_POLY1305")),
-            ("hash_algorithm", mp::str("SHA256")),
-            ("key_canary", mp::bin(key_canary)),
-        ])
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            Some(author),
+            vec![
+                ("type", mp::str("realm_key_rotation_certificate")),
+                ("author", mp::id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("realm_id", mp::id(realm_id)),
+                ("key_index", Value::from(key_index)),
+                ("encryption_algorithm", mp::str("BLAKE2_XSALSA20_POLY1305")),
+                ("hash_algorithm", mp::str("SHA256")),
+                ("key_canary", mp::bin(key_canary)),
+            ],
+        )
     }
 
     pub(crate) fn realm_name(
@@ -182,15 +238,18 @@ impl<R: RngCore> CertificateFactory<R> {
         realm_id: Uuid,
         key_index: u64,
         encrypted_name: &[u8],
-    ) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("realm_name_certificate")),
-            ("author", mp::id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("realm_id", mp::id(realm_id)),
-            ("key_index", Value::from(key_index)),
-            ("encrypted_name", mp::bin(encrypted_name)),
-        ])
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            Some(author),
+            vec![
+                ("type", mp::str("realm_name_certificate")),
+                ("author", mp::id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("realm_id", mp::id(realm_id)),
+                ("key_index", Value::from(key_index)),
+                ("encrypted_name", mp::bin(encrypted_name)),
+            ],
+        )
     }
 
     /// `configuration` is `{type: AVAILABLE | ARCHIVED | DELETION_PLANNED}` (reference §2.2).
@@ -200,25 +259,37 @@ impl<R: RngCore> CertificateFactory<R> {
         timestamp: Ts,
         realm_id: Uuid,
         configuration: &str,
-    ) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("realm_archiving_certificate")),
-            ("author", mp::id(author)),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("realm_id", mp::id(realm_id)),
-            (
-                "configuration",
-                mp::map(vec![("type", mp::str(configuration))]),
-            ),
-        ])
+    ) -> Result<Vec<u8>> {
+        self.ed25519_signed(
+            Some(author),
+            vec![
+                ("type", mp::str("realm_archiving_certificate")),
+                ("author", mp::id(author)),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("realm_id", mp::id(realm_id)),
+                (
+                    "configuration",
+                    mp::map(vec![("type", mp::str(configuration))]),
+                ),
+            ],
+        )
     }
 
-    pub(crate) fn sequester_authority(&mut self, timestamp: Ts, verify_key_der: &[u8]) -> Vec<u8> {
-        self.ed25519_signed(vec![
-            ("type", mp::str("sequester_authority_certificate")),
-            ("timestamp", mp::time(timestamp.timestamp_micros())),
-            ("verify_key_der", mp::bin(verify_key_der)),
-        ])
+    /// Creates the sequester authority's key: returns its certificate (signed by the root
+    /// key) and its SPKI DER.
+    pub(crate) fn sequester_authority(&mut self, timestamp: Ts) -> Result<(Vec<u8>, Vec<u8>)> {
+        let key = self.rsa_key()?;
+        let verify_key_der = key.public_key().to_der();
+        self.authority = Some(key);
+        let certificate = self.ed25519_signed(
+            None,
+            vec![
+                ("type", mp::str("sequester_authority_certificate")),
+                ("timestamp", mp::time(timestamp.timestamp_micros())),
+                ("verify_key_der", mp::bin(&verify_key_der)),
+            ],
+        )?;
+        Ok((certificate, verify_key_der))
     }
 
     pub(crate) fn sequester_service(
@@ -227,7 +298,7 @@ impl<R: RngCore> CertificateFactory<R> {
         service_id: Uuid,
         label: &str,
         encryption_key_der: &[u8],
-    ) -> Vec<u8> {
+    ) -> Result<Vec<u8>> {
         self.rsa_signed(vec![
             ("type", mp::str("sequester_service_certificate")),
             ("timestamp", mp::time(timestamp.timestamp_micros())),
@@ -237,7 +308,11 @@ impl<R: RngCore> CertificateFactory<R> {
         ])
     }
 
-    pub(crate) fn sequester_revoked_service(&mut self, timestamp: Ts, service_id: Uuid) -> Vec<u8> {
+    pub(crate) fn sequester_revoked_service(
+        &mut self,
+        timestamp: Ts,
+        service_id: Uuid,
+    ) -> Result<Vec<u8>> {
         self.rsa_signed(vec![
             ("type", mp::str("sequester_revoked_service_certificate")),
             ("timestamp", mp::time(timestamp.timestamp_micros())),
@@ -246,44 +321,13 @@ impl<R: RngCore> CertificateFactory<R> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testbed::random::stream_rng;
-
-    #[test]
-    fn layouts() {
-        let mut factory = CertificateFactory::new(stream_rng(1, 1));
-        let ts = DateTime::from_timestamp_micros(1_700_000_000_000_000).expect("valid timestamp");
-        let cert = factory.revoked_user(Uuid::nil(), ts, Uuid::nil());
-        assert_eq!(cert[64], 0x00);
-        assert_eq!(&cert[65..69], &[0x28, 0xb5, 0x2f, 0xfd]);
-
-        let cert = factory.sequester_revoked_service(ts, Uuid::nil());
-        assert!(cert.starts_with(RSA_SIGNATURE_PREFIX));
-        let zero_at = RSA_SIGNATURE_PREFIX.len() + RSA_SIGNATURE_LEN;
-        assert_eq!(cert[zero_at], 0x00);
-        assert_eq!(&cert[zero_at + 1..zero_at + 5], &[0x28, 0xb5, 0x2f, 0xfd]);
-
-        // Parsec's data module decodes them (their signatures are random: not verified).
-        use crate::parsec::certificates::{decode, decode_rsa_unverified, Certificate};
-        let revoked = factory.revoked_user(Uuid::nil(), ts, Uuid::from_u128(7));
-        assert!(matches!(
-            decode(&revoked).map(|u| u.certificate),
-            Ok(Certificate::RevokedUser(r)) if r.user_id == Uuid::from_u128(7)
-        ));
-        let archived = factory.realm_archiving(Uuid::nil(), ts, Uuid::nil(), "ARCHIVED");
-        assert!(matches!(
-            decode(&archived).map(|u| u.certificate),
-            Ok(Certificate::RealmArchiving(a)) if a.configuration == "ARCHIVED"
-        ));
-        assert!(matches!(
-            decode_rsa_unverified(&cert),
-            Ok(Certificate::SequesterRevokedService(_))
-        ));
-
-        let der = factory.rsa_public_key_der();
-        assert_eq!(der.len(), 162);
-        assert_eq!(&der[..3], &[0x30, 0x81, 0x9f]);
-    }
+/// 32 seed bytes for a key.
+fn seed32(rng: &mut impl RngCore) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    seed
 }
+
+#[cfg(test)]
+#[path = "certificates_tests.rs"]
+mod tests;

@@ -179,7 +179,12 @@ pub struct OrgSpec {
     /// accepts −320 s to +300 s): vlob timestamps are the client's, so versions written in
     /// one order get timestamps out of order. Blocks keep the server's time. 0: in step.
     pub clock_skew_s: u32,
+    /// Size of the sequester RSA keys (authority and services): 1024, 2048, 3072 or 4096.
+    pub sequester_key_bits: usize,
 }
+
+/// Parsec's default sequester key size.
+pub const DEFAULT_SEQUESTER_KEY_BITS: usize = 2048;
 
 impl OrgSpec {
     /// A few users (5 humans, 6 users), 3 realms with 14 vlob versions and 10 blocks of
@@ -203,6 +208,7 @@ impl OrgSpec {
             seed: random::fnv1a(organization_id.as_bytes()),
             store_blocks_in_db: true,
             clock_skew_s: 0,
+            sequester_key_bits: DEFAULT_SEQUESTER_KEY_BITS,
         }
     }
 
@@ -230,6 +236,11 @@ impl OrgSpec {
             "invalid organization ID {id:?}"
         );
         ensure!(self.humans >= 3, "at least 3 humans are needed");
+        ensure!(
+            crate::parsec::crypto::rsa_key::ALLOWED_BITS.contains(&self.sequester_key_bits),
+            "sequester keys are 1024, 2048, 3072 or 4096 bits, not {}",
+            self.sequester_key_bits
+        );
         ensure!(self.realms >= 1, "at least 1 realm is needed");
         ensure!(
             self.vlob_versions_per_realm >= 1,

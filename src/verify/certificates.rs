@@ -43,6 +43,8 @@ pub struct CertificateFacts {
     /// Key indexes of the realm's key rotations; `None` when some realm certificate could
     /// not be decoded.
     pub rotations: Option<BTreeSet<u64>>,
+    /// Certificates whose signature verified; `None` when signatures were not checked.
+    pub signatures_verified: Option<usize>,
 }
 
 /// Problems found in one certificate table, one tally per kind.
@@ -77,6 +79,9 @@ pub fn check(
             Chain::new(&info.root_verify_key, false).unwrap_or_else(|_| unreachable!())
         }
     };
+    if chain.checks() {
+        facts.signatures_verified = Some(0);
+    }
     if !chain.checks() {
         findings.note(
             "signatures_not_checked",
@@ -109,7 +114,12 @@ pub fn check(
                 })),
             };
             let cert = match accepted {
-                Ok(c) => c,
+                Ok(c) => {
+                    if let Some(n) = facts.signatures_verified.as_mut() {
+                        *n += 1;
+                    }
+                    c
+                }
                 Err(Rejection::Undecodable(why)) => {
                     t.undecodable.add(|| format!("_id {id} ({why})"));
                     continue;

@@ -146,6 +146,7 @@ fn check_contents(
     })
     .unwrap_or_default();
     report.devices = facts.devices.as_ref().map(|d| d.len());
+    report.signatures_verified = facts.signatures_verified;
     match &facts.devices {
         Some(devices) => {
             guarded(f, "the authors", |f| {

@@ -146,6 +146,8 @@ pub struct Report {
     pub totals: Option<TotalsReport>,
     /// Devices found in the common certificates.
     pub devices: Option<usize>,
+    /// Certificates whose signature verified; null when signatures were not checked.
+    pub signatures_verified: Option<usize>,
     pub problems: Vec<Finding>,
     pub notes: Vec<Finding>,
     pub digest: Option<DigestReport>,
@@ -165,6 +167,7 @@ impl Report {
             tables: Vec::new(),
             totals: None,
             devices: None,
+            signatures_verified: None,
             problems: Vec::new(),
             notes: Vec::new(),
             digest: None,

@@ -79,6 +79,9 @@ pub fn render(r: &Report) -> String {
     if let Some(d) = r.devices {
         let _ = writeln!(w, "Devices             {d} in the common certificates");
     }
+    if let Some(n) = r.signatures_verified {
+        let _ = writeln!(w, "Signatures          {n} certificates verified");
+    }
     if let Some(d) = &r.digest {
         let _ = writeln!(w, "Digest              sha256:{} ({})", d.sha256, d.scheme);
     }

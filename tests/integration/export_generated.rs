@@ -106,6 +106,7 @@ pub async fn generated_db(hint: &str) -> (TestDb, testbed::GeneratedOrg) {
     let client = db.client().await;
     let mut spec = OrgSpec::small("GenOrg");
     spec.sequestered = true;
+    spec.sequester_key_bits = 1024; // fast to generate
     let org = testbed::populate(&client, &spec)
         .await
         .expect("populate GenOrg");

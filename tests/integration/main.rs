@@ -34,6 +34,7 @@ mod rows;
 mod schema;
 mod secrets;
 mod server_safety;
+mod signed_testbed;
 mod slow;
 mod store_faults;
 mod store_health;

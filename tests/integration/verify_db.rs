@@ -10,9 +10,6 @@ use crate::harness::{
 };
 use crate::rows::scalar;
 
-/// Generated organizations have unsigned certificates (`testbed populate`).
-const UNSIGNED: &str = "--no-signatures";
-
 fn against<'a>(db_url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["--against-db", "--db", db_url, "--blockstore", "POSTGRESQL"];
     args.extend_from_slice(extra);
@@ -52,10 +49,7 @@ async fn our_exports_verify_clean_and_match_their_source() {
             .join(format!("{}.sqlite", realm.realm_id.simple()));
         export(&db.url, realm.realm_id, &file, &[]);
         let before = fingerprint(&file);
-        let (r, json) = verify_json(
-            &file,
-            &against(&db.url, &[UNSIGNED, "--digest", "--all-blocks"]),
-        );
+        let (r, json) = verify_json(&file, &against(&db.url, &["--digest", "--all-blocks"]));
         assert_eq!(r.code, 0, "{}\n{json:#}", r.all());
         assert_eq!(json["ok"], true);
         assert_eq!(json["totals"]["exact"], true);
@@ -91,13 +85,13 @@ async fn our_exports_verify_clean_and_match_their_source() {
             &again,
             &["--snapshot-timestamp", &snapshot, "--jobs", "3"],
         );
-        let (r, json2) = verify_json(&again, &[UNSIGNED, "--digest"]);
+        let (r, json2) = verify_json(&again, &["--digest"]);
         assert_eq!(r.code, 0, "{}", r.all());
         assert_eq!(json2["digest"], json["digest"]);
         digests.push(json["digest"]["sha256"].as_str().unwrap().to_owned());
 
         // The default is a random sample of blocks.
-        let (r, json) = verify_json(&file, &against(&db.url, &[UNSIGNED, "--sample", "2"]));
+        let (r, json) = verify_json(&file, &against(&db.url, &["--sample", "2"]));
         assert_eq!(r.code, 0, "{}", r.all());
         assert_eq!(json["against_db"]["blocks_compared"], blocks.min(2));
     }
@@ -171,7 +165,7 @@ async fn against_db_catches_a_changed_source_or_a_differing_block() {
         )
         .await
         .unwrap();
-    let (r, json) = verify_json(&file, &against(&db.url, &[UNSIGNED, "--all-blocks"]));
+    let (r, json) = verify_json(&file, &against(&db.url, &["--all-blocks"]));
     assert_eq!(r.code, 51, "{}", r.all());
     assert!(
         r.stderr.contains("differs from the database"),
@@ -194,7 +188,7 @@ async fn against_db_catches_a_changed_source_or_a_differing_block() {
         .execute("DELETE FROM block_data WHERE block_id = $1", &[&block_id])
         .await
         .unwrap();
-    let (r, json) = verify_json(&file, &against(&db.url, &[UNSIGNED, "--all-blocks"]));
+    let (r, json) = verify_json(&file, &against(&db.url, &["--all-blocks"]));
     assert_eq!(r.code, 51, "{}", r.all());
     assert!(json["against_db"]["differences"][0]["message"]
         .as_str()
@@ -207,7 +201,7 @@ async fn against_db_catches_a_changed_source_or_a_differing_block() {
         )
         .await
         .unwrap();
-    let (r, _) = verify_json(&file, &against(&db.url, &[UNSIGNED, "--all-blocks"]));
+    let (r, _) = verify_json(&file, &against(&db.url, &["--all-blocks"]));
     assert_eq!(r.code, 0, "{}", r.all());
 
     // A vlob version of the snapshot changed on the server.
@@ -219,7 +213,7 @@ async fn against_db_catches_a_changed_source_or_a_differing_block() {
         )
         .await
         .unwrap();
-    let (r, json) = verify_json(&file, &against(&db.url, &[UNSIGNED]));
+    let (r, json) = verify_json(&file, &against(&db.url, &[]));
     assert_eq!(r.code, 51, "{}", r.all());
     let checks = difference_checks(&json);
     assert!(
@@ -238,7 +232,7 @@ async fn against_db_catches_a_changed_source_or_a_differing_block() {
 
     // A file from another server.
     let foreign = fixtures_dir().join("parsec-v3/sequestered_export.sqlite");
-    let (r, json) = verify_json(&foreign, &against(&db.url, &[UNSIGNED]));
+    let (r, json) = verify_json(&foreign, &against(&db.url, &[]));
     assert_eq!(r.code, 51, "{}", r.all());
     assert_eq!(difference_checks(&json), ["source_missing"]);
     assert!(json
@@ -252,7 +246,7 @@ async fn against_db_catches_a_changed_source_or_a_differing_block() {
         .unwrap()
         .execute_batch("DELETE FROM block_data WHERE block = (SELECT MIN(block) FROM block_data)")
         .unwrap();
-    let (r, json) = verify_json(&damaged, &against(&db.url, &[UNSIGNED]));
+    let (r, json) = verify_json(&damaged, &against(&db.url, &[]));
     assert_eq!(r.code, 50, "{}", r.all());
     assert!(problem_checks(&json).contains(&"block_data_missing".to_owned()));
 }
@@ -281,7 +275,7 @@ async fn an_unfinished_export_is_compared_within_its_stored_bounds() {
         .await
         .unwrap();
 
-    let (r, json) = verify_json(&file, &against(&db.url, &[UNSIGNED]));
+    let (r, json) = verify_json(&file, &against(&db.url, &[]));
     assert_eq!(r.code, 50, "{}", r.all());
     assert_eq!(json["complete"], false);
     assert_eq!(problem_checks(&json), ["step_not_done"]);
@@ -311,7 +305,7 @@ async fn an_unfinished_export_is_compared_within_its_stored_bounds() {
         &[],
     ))
     .ok();
-    let (r, _) = verify_json(&file, &against(&db.url, &[UNSIGNED, "--all-blocks"]));
+    let (r, _) = verify_json(&file, &against(&db.url, &["--all-blocks"]));
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
@@ -320,7 +314,7 @@ fn database_errors_never_show_the_password() {
     let secret = "Sup3r-S3cret-pw";
     let file = fixtures_dir().join("parsec-v3/sequestered_export.sqlite");
     let url = format!("postgresql://alice:{secret}@127.0.0.1:1/parsec");
-    let mut cmd = crate::harness::verify_cmd(&file, &against(&url, &[UNSIGNED]));
+    let mut cmd = crate::harness::verify_cmd(&file, &against(&url, &[]));
     let r = run(&mut cmd);
     assert_eq!(r.code, 20, "{}", r.all());
     assert!(

@@ -401,7 +401,7 @@ fn unreadable_inputs_are_errors() {
 }
 
 /// The problems of one check, as printed.
-fn messages(report: &serde_json::Value, check: &str) -> Vec<String> {
+pub fn messages(report: &serde_json::Value, check: &str) -> Vec<String> {
     report["problems"]
         .as_array()
         .unwrap()

@@ -38,6 +38,22 @@ impl SequesterPrivateKey {
         Ok(SequesterPrivateKey(key))
     }
 
+    /// A new key of `bits` (one of `ALLOWED_BITS`) drawn from `rng`: a seeded RNG gives
+    /// reproducible test keys.
+    pub fn generate<R: rsa::rand_core::TryCryptoRng + ?Sized>(
+        rng: &mut R,
+        bits: usize,
+    ) -> DataResult<Self> {
+        if !ALLOWED_BITS.contains(&bits) {
+            return Err(DataError::Key(format!(
+                "a {bits}-bit RSA key: Parsec uses 1024, 2048, 3072 or 4096 bits"
+            )));
+        }
+        RsaPrivateKey::new(rng, bits)
+            .map(SequesterPrivateKey)
+            .map_err(|e| DataError::Key(format!("cannot generate an RSA key ({e})")))
+    }
+
     pub fn public_key(&self) -> SequesterPublicKey {
         SequesterPublicKey(self.0.to_public_key())
     }

@@ -6,8 +6,9 @@
 //!   signed message.
 
 use rsa::pss::{Signature, SigningKey, VerifyingKey};
+use rsa::rand_core::CryptoRng;
 use rsa::sha2::Sha256;
-use rsa::signature::{Signer, Verifier};
+use rsa::signature::{RandomizedSigner, Signer, Verifier};
 
 use super::rsa_key::{SequesterPrivateKey, SequesterPublicKey};
 use super::secretbox::SecretKey;
@@ -66,14 +67,27 @@ impl SequesterPrivateKey {
 
     /// `RSASSA-PSS-SHA256:` ‖ signature ‖ message.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        let k = self.public_key().size();
-        let signer = SigningKey::<Sha256>::new_with_salt_len(self.0.clone(), k - PSS_OVERHEAD);
-        let signature: Box<[u8]> = signer.sign(message).into();
-        let mut out = format!("{SIGNATURE_ALGORITHM}:").into_bytes();
-        out.extend_from_slice(&signature);
-        out.extend_from_slice(message);
-        out
+        let signature: Box<[u8]> = self.pss_signer().sign(message).into();
+        armor_signature(&signature, message)
     }
+
+    /// Like `sign`, drawing the PSS salt from `rng` (reproducible test data).
+    pub fn sign_with_rng<R: CryptoRng + ?Sized>(&self, message: &[u8], rng: &mut R) -> Vec<u8> {
+        let signature: Box<[u8]> = self.pss_signer().sign_with_rng(rng, message).into();
+        armor_signature(&signature, message)
+    }
+
+    fn pss_signer(&self) -> SigningKey<Sha256> {
+        let k = self.public_key().size();
+        SigningKey::<Sha256>::new_with_salt_len(self.0.clone(), k - PSS_OVERHEAD)
+    }
+}
+
+fn armor_signature(signature: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut out = format!("{SIGNATURE_ALGORITHM}:").into_bytes();
+    out.extend_from_slice(signature);
+    out.extend_from_slice(message);
+    out
 }
 
 impl SequesterPublicKey {

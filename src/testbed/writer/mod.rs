@@ -56,7 +56,10 @@ pub(crate) async fn write(
         spec,
         plan,
         statements: Statements::prepare(client).await?,
-        certificates: CertificateFactory::new(stream_rng(spec.seed, CERTIFICATE_STREAM)),
+        certificates: CertificateFactory::new(
+            stream_rng(spec.seed, CERTIFICATE_STREAM),
+            spec.sequester_key_bits,
+        ),
         ids: Ids::new(plan),
         topics: Topics {
             realms: vec![None; plan.realms.len()],
@@ -390,10 +393,9 @@ impl EventWriter<'_> {
 
     async fn bootstrap(&mut self, at: Ts) -> Result<()> {
         let token = hex(&self.certificates.bytes(16));
-        let root_verify_key = self.certificates.bytes(32);
+        let root_verify_key = self.certificates.root_verify_key();
         let (authority_certificate, authority_key) = if self.spec.sequestered {
-            let key = self.certificates.rsa_public_key_der();
-            let certificate = self.certificates.sequester_authority(at, &key);
+            let (certificate, key) = self.certificates.sequester_authority(at)?;
             self.topics.sequester = Some(at);
             (Some(certificate), Some(key))
         } else {
@@ -458,10 +460,10 @@ impl EventWriter<'_> {
             Some(handle),
             &public_key,
             profile,
-        );
+        )?;
         let redacted =
             self.certificates
-                .user(author, at, plan_user.user_id, None, &public_key, profile);
+                .user(author, at, plan_user.user_id, None, &public_key, profile)?;
         let organization = self.ids.organization()?;
         let id = self
             .insert_returning_id(
@@ -495,7 +497,7 @@ impl EventWriter<'_> {
             .certifier
             .map(|certifier| self.ids.device(certifier))
             .transpose()?;
-        let verify_key = self.certificates.bytes(32);
+        let verify_key = self.certificates.new_device_key(plan_device.device_id);
         let label = plan_device.label.as_str();
         let certificate = self.certificates.device(
             author,
@@ -504,7 +506,7 @@ impl EventWriter<'_> {
             plan_device.device_id,
             Some(label),
             &verify_key,
-        );
+        )?;
         let redacted = self.certificates.device(
             author,
             at,
@@ -512,7 +514,7 @@ impl EventWriter<'_> {
             plan_device.device_id,
             None,
             &verify_key,
-        );
+        )?;
         let organization = self.ids.organization()?;
         let user_row = self.ids.user(plan_device.user)?;
         let id = self
@@ -545,9 +547,9 @@ impl EventWriter<'_> {
         by: usize,
     ) -> Result<()> {
         let user_id = self.plan.users[user].user_id;
-        let certificate = self
-            .certificates
-            .user_update(self.device_uuid(by), at, user_id, profile);
+        let certificate =
+            self.certificates
+                .user_update(self.device_uuid(by), at, user_id, profile)?;
         let (user_row, by_row) = (self.ids.user(user)?, self.ids.device(by)?);
         self.execute(
             &self.statements.profile,
@@ -563,7 +565,7 @@ impl EventWriter<'_> {
         let user_id = self.plan.users[user].user_id;
         let certificate = self
             .certificates
-            .revoked_user(self.device_uuid(by), at, user_id);
+            .revoked_user(self.device_uuid(by), at, user_id)?;
         let (user_row, by_row) = (self.ids.user(user)?, self.ids.device(by)?);
         self.execute(
             &self.statements.revoke_user,
@@ -578,13 +580,13 @@ impl EventWriter<'_> {
     async fn new_service(&mut self, at: Ts, service: usize) -> Result<()> {
         let plan_service = &self.plan.services[service];
         debug_assert_eq!(plan_service.created_on, at, "service certificate timestamp");
-        let key = self.certificates.rsa_public_key_der();
+        let key = self.certificates.rsa_public_key_der()?;
         let certificate = self.certificates.sequester_service(
             at,
             plan_service.service_id,
             &plan_service.label,
             &key,
-        );
+        )?;
         let organization = self.ids.organization()?;
         let id = self
             .insert_returning_id(
@@ -606,7 +608,9 @@ impl EventWriter<'_> {
 
     async fn revoke_service(&mut self, at: Ts, service: usize) -> Result<()> {
         let service_id = self.plan.services[service].service_id;
-        let certificate = self.certificates.sequester_revoked_service(at, service_id);
+        let certificate = self
+            .certificates
+            .sequester_revoked_service(at, service_id)?;
         let service_row = self.ids.service(service)?;
         self.execute(
             &self.statements.revoke_service,
@@ -647,7 +651,7 @@ impl EventWriter<'_> {
         let user_id = self.plan.users[user].user_id;
         let certificate =
             self.certificates
-                .realm_role(self.device_uuid(by), at, realm_id, user_id, role);
+                .realm_role(self.device_uuid(by), at, realm_id, user_id, role)?;
         let (realm_row, user_row, by_row) = (
             self.ids.realm(realm)?,
             self.ids.user(user)?,
@@ -693,7 +697,7 @@ impl EventWriter<'_> {
             realm_id,
             u64::from(key_index),
             &canary,
-        );
+        )?;
         let (realm_row, by_row) = (self.ids.realm(realm)?, self.ids.device(by)?);
         let key_index_value = key_index as i32;
         let bundle = self
@@ -752,7 +756,7 @@ impl EventWriter<'_> {
             realm_id,
             u64::from(key_index),
             &encrypted_name,
-        );
+        )?;
         let (realm_row, by_row) = (self.ids.realm(realm)?, self.ids.device(by)?);
         self.execute(
             &self.statements.realm_name,
@@ -768,7 +772,7 @@ impl EventWriter<'_> {
         let realm_id = self.plan.realms[realm].realm_id;
         let certificate =
             self.certificates
-                .realm_archiving(self.device_uuid(by), at, realm_id, "ARCHIVED");
+                .realm_archiving(self.device_uuid(by), at, realm_id, "ARCHIVED")?;
         let (realm_row, by_row) = (self.ids.realm(realm)?, self.ids.device(by)?);
         self.execute(
             &self.statements.archiving,
