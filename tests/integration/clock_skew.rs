@@ -105,8 +105,7 @@ fn versions_of(file: &Path, vlob: Uuid) -> Vec<i64> {
 }
 
 fn assert_verifies_clean(file: &Path) {
-    // The generator's certificates are not signed yet (`--no-signatures`).
-    let (r, json) = verify_json(file, &["--no-signatures"]);
+    let (r, json) = verify_json(file, &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(json["problems"].as_array().unwrap().len(), 0, "{json:#}");
 }
@@ -266,7 +265,7 @@ async fn a_hole_in_a_vlobs_versions_is_reported_and_an_old_rule_file_is_refused(
             rusqlite::params![vlob, middle],
         )
         .unwrap();
-    let (r, json) = verify_json(&holed, &["--no-signatures"]);
+    let (r, json) = verify_json(&holed, &[]);
     assert_eq!(r.code, 50, "{}", r.all());
     let hex: String = vlob.iter().map(|b| format!("{b:02x}")).collect();
     let problems = json["problems"].as_array().unwrap();

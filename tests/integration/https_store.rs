@@ -96,15 +96,7 @@ async fn s3_over_https_is_verified_against_the_ca_bundle() {
     // verify --against-db reaches the store the same way.
     let verify = |extra: &[&str]| {
         let mut cmd = without_ca_variables(crate::harness::verify_cmd(&reference, extra));
-        // The generator's certificates are not signed yet: only the connection is tested here.
-        cmd.args([
-            "--no-signatures",
-            "--against-db",
-            "--db",
-            &db.url,
-            "--blockstore",
-            &store[0],
-        ]);
+        cmd.args(["--against-db", "--db", &db.url, "--blockstore", &store[0]]);
         run(&mut cmd)
     };
     verify(&["--blockstore-ca-bundle", &bundle]).ok();
