@@ -4,11 +4,12 @@
     bench/paired.py --rounds 3 --limit read='CMD' --limit write='CMD' --subject export='CMD'
 
 Each round runs every limit and the subject once (the order alternates between rounds so that
-none always runs on a warmer cache), each after `sync` and after checking that the machine was
-idle in the second before it (CPU time from /proc/stat). Per round: the subject's time divided by
+none always runs on a warmer cache), each after `sync`, checking that the machine was idle in
+the second before it and the second after it (CPU time from /proc/stat). Per round: the subject's time divided by
 the largest limit of that round. Reported: every round's figures, the median ratio with its
-spread (min-max), the load average, the subject's peak RSS, and a BUSY flag on any round that
-started while something else used the CPU: such a figure is not to be quoted.
+spread (min-max), the load average, the subject's peak RSS, and a BUSY flag on any round where
+something else used the CPU in the second before or the second after a command: such a figure is
+not to be quoted. (The load average it prints includes the benchmark's own previous commands.)
 Commands run under `bash -c`; their output goes to the log given by --log (default /dev/null).
 """
 import argparse
@@ -49,6 +50,8 @@ def timed(cmd, log):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"paired.py: `{cmd}` exited with {code}")
+    # Something that started during the command (a build) is most likely still running.
+    idle = min(idle, cpu_idle_share())
     return {
         "wall": wall,
         "user": usage.ru_utime,
@@ -91,10 +94,10 @@ def main():
             if busy:
                 busy_rounds.append(r)
             figures = ", ".join(
-                f"{n} {g['wall']:.2f} s (cpu {g['user']:.1f}u+{g['sys']:.1f}s, idle before {g['idle']:.0%})"
+                f"{n} {g['wall']:.2f} s (cpu {g['user']:.1f}u+{g['sys']:.1f}s, idle around {g['idle']:.0%})"
                 for n, g in got.items()
             )
-            flag = f"  BUSY before {', '.join(busy)}" if busy else ""
+            flag = f"  BUSY around {', '.join(busy)}" if busy else ""
             print(f"round {r}: load {load}; {figures}; ratio {ratio:.2f}{flag}", flush=True)
     median = statistics.median(ratios)
     verdict = "BUSY: do not quote" if busy_rounds else "quiet"

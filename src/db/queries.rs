@@ -127,10 +127,9 @@ pub const BLOCKS: &str = "
     WHERE b.realm = $1 AND b._id > $2 AND b._id <= $3 AND b.created_on <= $4
     ORDER BY b._id";
 
-/// The POSTGRESQL blockstore: `$1` organization public ID, `$2` block UUIDs (a batch of the
-/// reads waiting at that moment).
-pub const BLOCK_DATA: &str = "SELECT block_id, data FROM block_data \
-     WHERE organization_id = $1::text AND block_id = ANY($2)";
+/// The POSTGRESQL blockstore: `$1` organization public ID, `$2` block UUID.
+pub const BLOCK_DATA: &str =
+    "SELECT data FROM block_data WHERE organization_id = $1::text AND block_id = $2";
 
 // --- Reports: human-accesses and realms -------------------------------------------------------
 //
