@@ -435,6 +435,19 @@ impl<'a> History<'a> {
         (!files.is_empty()).then(|| files[self.rng.gen_range(0..files.len())])
     }
 
+    /// A file that may be moved or deleted: the awkward names stay where they are, so
+    /// every later root lists them.
+    fn movable_file(&mut self, realm: RealmIdx) -> Option<Uuid> {
+        let id = self.random_file(realm)?;
+        let tree = &self.trees[realm];
+        let parent = tree.entries.get(&id)?.parent;
+        let awkward = tree.children(parent).is_some_and(|c| {
+            c.iter()
+                .any(|(name, child)| *child == id && names::AWKWARD.contains(&name.as_str()))
+        });
+        (!awkward).then_some(id)
+    }
+
     /// Links `id` under `name` in `folder`; `child_first` decides the upload order.
     fn link_and_write(
         &mut self,
@@ -534,7 +547,22 @@ impl<'a> History<'a> {
     }
 
     fn edit_file(&mut self, realm: RealmIdx, device: DeviceIdx, nb: usize) {
-        if let Some(id) = self.random_file(realm) {
+        // Imported files still incomplete come first, so that they get completed.
+        let tree = &self.trees[realm];
+        let pending = (nb > 0 && self.import.is_some())
+            .then(|| {
+                tree.files.iter().copied().find(|f| {
+                    matches!(
+                        tree.entries.get(f).map(|e| &e.node),
+                        Some(Node::File {
+                            import: Some(_),
+                            ..
+                        })
+                    )
+                })
+            })
+            .flatten();
+        if let Some(id) = pending.or_else(|| self.random_file(realm)) {
             self.change_content(realm, id, device, nb, false);
             self.write(id, device);
         }
@@ -655,8 +683,8 @@ impl<'a> History<'a> {
     }
 
     fn move_file(&mut self, realm: RealmIdx, device: DeviceIdx, rv: usize) {
-        let Some(id) = self.random_file(realm) else {
-            return;
+        let Some(id) = self.movable_file(realm) else {
+            return self.rename(realm, device);
         };
         let from = self.trees[realm]
             .entries
@@ -693,8 +721,8 @@ impl<'a> History<'a> {
     }
 
     fn delete_file(&mut self, realm: RealmIdx, device: DeviceIdx) {
-        let Some(id) = self.random_file(realm) else {
-            return;
+        let Some(id) = self.movable_file(realm) else {
+            return self.rename(realm, device);
         };
         let tree = &mut self.trees[realm];
         let parent = tree.entries.get(&id).map_or(tree.root, |e| e.parent);
@@ -711,21 +739,26 @@ impl<'a> History<'a> {
             .folders
             .iter()
             .copied()
-            .filter(|f| tree.children(*f).is_some_and(|c| !c.is_empty()))
+            .filter(|f| {
+                tree.children(*f)
+                    .is_some_and(|c| c.keys().any(|n| renamable(n)))
+            })
             .collect();
         if candidates.is_empty() {
             let root = tree.root;
             return self.write(root, device);
         }
         let folder = candidates[self.rng.gen_range(0..candidates.len())];
-        let count = self.trees[realm].children(folder).map_or(0, |c| c.len());
+        let count = self.trees[realm]
+            .children(folder)
+            .map_or(0, |c| c.keys().filter(|n| renamable(n)).count());
         let pick = self.rng.gen_range(0..count.max(1));
         self.serial += 1;
         let fresh = format!("renamed {}", self.serial);
         let tree = &mut self.trees[realm];
         let old = tree
             .children(folder)
-            .and_then(|c| c.iter().nth(pick))
+            .and_then(|c| c.iter().filter(|(n, _)| renamable(n)).nth(pick))
             .map(|(name, id)| (name.clone(), *id));
         if let Some((old_name, child)) = old {
             let stem = old_name
@@ -739,6 +772,11 @@ impl<'a> History<'a> {
         }
         self.write(folder, device);
     }
+}
+
+/// The awkward names are kept as they are (see `History::movable_file`).
+fn renamable(name: &str) -> bool {
+    !names::AWKWARD.contains(&name)
 }
 
 impl Iterator for History<'_> {
