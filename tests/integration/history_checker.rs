@@ -259,7 +259,7 @@ pub fn check_export(file: &Path, services: &[GeneratedService], record: &OrgReco
     let role_at = |user: Uuid, t: Micros| {
         roles
             .get(&user)
-            .and_then(|history| history.iter().filter(|(at, _)| *at <= t).last())
+            .and_then(|history| history.iter().rfind(|(at, _)| *at <= t))
             .and_then(|(_, role)| role.clone())
     };
     let recorded: HashMap<(String, u32), _> = realm_record

@@ -363,7 +363,7 @@ impl<'a> History<'a> {
         let r: u32 = self.rng.gen_range(0..100);
         // Blocks must find a file before the window runs out of vlob writes.
         let must_carry = rb > 0 && rv <= 2;
-        if rv >= 2 && (!has_file || r < 30 || (must_carry && rv == 2 && !has_file)) {
+        if rv >= 2 && (!has_file || r < 30) {
             let nb = self.share_of_blocks(rv, rb, 2);
             return self.create_file(realm, device, nb);
         }

@@ -219,7 +219,7 @@ impl Bulk<'_> {
 
     /// SHA-256 of a file version's whole content, holes as zeros (for the record).
     fn file_sha256(&self, size: u64, refs: &[(usize, u64)], blocks: &Blocks) -> Result<[u8; 32]> {
-        const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let mut hasher = Sha256::new();
         let zeros = |hasher: &mut Sha256, mut n: u64| {
             while n > 0 {
