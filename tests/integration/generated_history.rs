@@ -90,6 +90,54 @@ async fn a_generated_sequestered_org_keeps_every_invariant_and_matches_its_recor
         files > 20 && blocks > 20,
         "{files} file versions, {blocks} blocks read"
     );
+    // The oracle can fail: a flipped block byte, a vlob moved to another key index.
+    let file = dir
+        .path()
+        .join(format!("{}.sqlite", org.realms[0].realm_id.simple()));
+    for (tamper, rule) in [
+        ("a block byte", "block decrypts"),
+        ("a key index", "key index"),
+    ] {
+        let copy = dir.path().join("tampered.sqlite");
+        std::fs::copy(&file, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        if tamper == "a block byte" {
+            let (block, mut data): (i64, Vec<u8>) = conn
+                .query_row(
+                    "SELECT block, data FROM block_data ORDER BY block LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            data[50] ^= 1;
+            conn.execute(
+                "UPDATE block_data SET data = ?1 WHERE block = ?2",
+                rusqlite::params![data, block],
+            )
+            .unwrap();
+        } else {
+            conn.execute(
+                "UPDATE vlob_atom SET key_index = key_index + 1 \
+                 WHERE sequential_id = (SELECT MAX(sequential_id) FROM vlob_atom)",
+                [],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_export(&copy, &org.services, record)
+        }));
+        let message = caught.err().map(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        });
+        assert!(
+            message.as_deref().is_some_and(|m| m.contains(rule)),
+            "{tamper}: {message:?}"
+        );
+    }
     // Names that Parsec accepts and Windows or macOS refuse are in every root.
     for realm in &record.realms {
         let root = realm
