@@ -189,8 +189,17 @@ async fn populate(args: PopulateArgs) -> Result<()> {
         .ok();
     }
     if let Some(dir) = &args.keys_dir {
+        // The organization is committed by now: say so, so that nothing is lost.
         let org_dir =
-            testbed::keys_dir::write(dir, &mut org, passphrase.as_deref()).map_err(fail)?;
+            testbed::keys_dir::write(dir, &mut org, passphrase.as_deref()).map_err(|e| {
+                Error::OutputIo {
+                    path: dir.clone(),
+                    reason: format!(
+                        "{e:#} (organization {} was created; its keys could not be saved)",
+                        org.organization_id
+                    ),
+                }
+            })?;
         writeln!(
             text,
             "Keys and record in {}: {} ({} sequester service key(s){}), {}",
