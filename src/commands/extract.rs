@@ -9,7 +9,9 @@ use crate::extract::{self, Options, Report};
 
 pub async fn run(args: ExtractArgs) -> Result<()> {
     let (key, passphrase_file, service_id) = key_options(&args.key)?;
-    let key = key.ok_or_else(|| Error::Usage("extract needs --key KEY_FILE (the sequester service's private key)".into()))?;
+    let key = key.ok_or_else(|| {
+        Error::Usage("extract needs --key KEY_FILE (the sequester service's private key)".into())
+    })?;
     let at = args
         .at
         .as_deref()
@@ -49,7 +51,11 @@ pub async fn run(args: ExtractArgs) -> Result<()> {
         });
         t.push('\n');
         for e in &report.entries {
-            t.push_str(&if args.history { e.history_line() } else { e.line() });
+            t.push_str(&if args.history {
+                e.history_line()
+            } else {
+                e.line()
+            });
             t.push('\n');
         }
         crate::progress::stderr_line(&summary(report));
@@ -72,17 +78,27 @@ fn extract_history_header() -> &'static str {
 /// The key options, parsed.
 pub fn key_options(
     args: &KeyArgs,
-) -> Result<(Option<std::path::PathBuf>, Option<std::path::PathBuf>, Option<uuid::Uuid>)> {
+) -> Result<(
+    Option<std::path::PathBuf>,
+    Option<std::path::PathBuf>,
+    Option<uuid::Uuid>,
+)> {
     let service_id = args
         .service_id
         .as_deref()
         .map(|s| {
             uuid::Uuid::try_parse(s.trim()).map_err(|_| {
-                Error::Usage(format!("invalid --service-id `{s}`: expected 32 hex digits"))
+                Error::Usage(format!(
+                    "invalid --service-id `{s}`: expected 32 hex digits"
+                ))
             })
         })
         .transpose()?;
-    Ok((args.key.clone(), args.key_passphrase_file.clone(), service_id))
+    Ok((
+        args.key.clone(),
+        args.key_passphrase_file.clone(),
+        service_id,
+    ))
 }
 
 pub fn json(report: &Report) -> Result<String> {
@@ -119,7 +135,10 @@ pub fn partial(report: &Report, output: Option<&std::path::Path>) -> Result<()> 
     Err(Error::ExtractPartial {
         failures: report.failures.len(),
         where_: output.map_or(String::new(), |o| {
-            format!(" ({}/report.txt); everything else was extracted", o.display())
+            format!(
+                " ({}/report.txt); everything else was extracted",
+                o.display()
+            )
         }),
     })
 }

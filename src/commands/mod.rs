@@ -1,8 +1,8 @@
 //! One file per command.
 
 pub mod export_realm;
-pub mod extract;
 mod export_summary;
+pub mod extract;
 pub mod human_accesses;
 pub mod realms;
 pub mod testbed;

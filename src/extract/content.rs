@@ -116,24 +116,46 @@ fn fetch(
     if access.size > MAX_BLOCK {
         return Err((
             "block_too_large",
-            format!("a block of {} bytes: above the {MAX_BLOCK} bytes this tool holds in memory", access.size),
+            format!(
+                "a block of {} bytes: above the {MAX_BLOCK} bytes this tool holds in memory",
+                access.size
+            ),
         ));
     }
     let row = source::block(conn, access.id)
         .map_err(|e| ("block_missing", format!("cannot read the block row: {e}")))?
-        .ok_or(("block_missing", "no `block` row for it in the export".to_owned()))?;
-    let data = row
-        .data
-        .ok_or(("block_no_data", "its `block` row has no `block_data`".to_owned()))?;
+        .ok_or((
+            "block_missing",
+            "no `block` row for it in the export".to_owned(),
+        ))?;
+    let data = row.data.ok_or((
+        "block_no_data",
+        "its `block` row has no `block_data`".to_owned(),
+    ))?;
     let key = keys.get(&row.key_index).ok_or_else(|| {
         if row.key_index == 0 || row.key_index > latest {
-            ("key_index_unknown", format!("key index {} has no key rotation certificate", row.key_index))
+            (
+                "key_index_unknown",
+                format!(
+                    "key index {} has no key rotation certificate",
+                    row.key_index
+                ),
+            )
         } else {
-            ("key_not_opened", format!("encrypted with key index {}, which this service's key cannot open", row.key_index))
+            (
+                "key_not_opened",
+                format!(
+                    "encrypted with key index {}, which this service's key cannot open",
+                    row.key_index
+                ),
+            )
         }
     })?;
     access.open(&data, key).map_err(|e| match e {
-        DataError::Mismatch { field: "block size", .. } => ("block_size", e.to_string()),
+        DataError::Mismatch {
+            field: "block size",
+            ..
+        } => ("block_size", e.to_string()),
         DataError::Mismatch { .. } => ("block_digest", e.to_string()),
         _ => ("block_cannot_decrypt", e.to_string()),
     })

@@ -30,7 +30,10 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
     ids.sort();
     let mut out = Vec::new();
     for id in ids {
-        for row in versions.by_vlob[&id].iter().filter(|r| r.timestamp <= snapshot) {
+        for row in versions.by_vlob[&id]
+            .iter()
+            .filter(|r| r.timestamp <= snapshot)
+        {
             let decoded = dec.decode(row);
             let (kind, updated, failures) = tree::describe(&decoded);
             let p = paths.remove(&row.sequential_id).unwrap_or_default();

@@ -26,17 +26,21 @@ fn key_error(reason: impl Into<String>) -> Error {
 
 /// Loads `--key`; the passphrase comes from `passphrase_file`, else the environment, else
 /// a prompt when stdin is a terminal. Nothing of the key or passphrase reaches an error.
-pub fn load_private_key(path: &Path, passphrase_file: Option<&Path>) -> Result<SequesterPrivateKey> {
+pub fn load_private_key(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<SequesterPrivateKey> {
     let bytes = std::fs::read(path)
         .map_err(|e| key_error(format!("cannot read the key file {}: {e}", path.display())))?;
-    let encrypted = bytes
-        .windows(b"ENCRYPTED".len())
-        .any(|w| w == b"ENCRYPTED");
+    let encrypted = bytes.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
     let passphrase: Option<zeroize_string::Secret> = if !encrypted {
         None
     } else if let Some(file) = passphrase_file {
         let raw = std::fs::read(file).map_err(|e| {
-            key_error(format!("cannot read the passphrase file {}: {e}", file.display()))
+            key_error(format!(
+                "cannot read the passphrase file {}: {e}",
+                file.display()
+            ))
         })?;
         Some(zeroize_string::Secret::from_line(raw))
     } else if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {

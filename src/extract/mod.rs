@@ -174,7 +174,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
                         if let Some(sha) = content::check_existing(&t.good, manifest) {
                             p.entry.sha256 = Some(sha);
                             p.entry.resumed = true;
-                            p.entry.written = Some(format!("{base}/{rel}", base = mode_base(opts.history)));
+                            p.entry.written =
+                                Some(format!("{base}/{rel}", base = mode_base(opts.history)));
                             continue;
                         }
                         let _ = std::fs::remove_file(&t.good);
@@ -196,7 +197,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let step = progress.step(1, "content", total, Unit::Bytes);
     let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
     let io_root = opts.output.clone().unwrap_or_default();
-    let results = content::run(&pool, jobs, |done| step.set(done)).map_err(|e| out_io(&io_root, e))?;
+    let results =
+        content::run(&pool, jobs, |done| step.set(done)).map_err(|e| out_io(&io_root, e))?;
     drop(pool);
     step.finish(total);
     for (i, r) in job_entries.into_iter().zip(results) {
@@ -269,7 +271,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         resumed: output.as_ref().is_some_and(|o| o.resumed),
     };
     if let Some(out) = &output {
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
         out.write_file(&out.root.join("report.json"), &json)?;
         out.write_file(&out.root.join("report.txt"), report.text().as_bytes())?;
         if opts.history {
@@ -341,7 +344,12 @@ fn file_sha256(path: &Path) -> Result<(u64, String)> {
 }
 
 /// The latest instant before which every version (up to the snapshot) uses an opened key.
-fn readable_range(versions: &Versions, keys: &RealmKeys, lower: Micros, snapshot: Micros) -> Readable {
+fn readable_range(
+    versions: &Versions,
+    keys: &RealmKeys,
+    lower: Micros,
+    snapshot: Micros,
+) -> Readable {
     let first_unreadable = versions
         .by_vlob
         .values()
@@ -358,7 +366,12 @@ fn readable_range(versions: &Versions, keys: &RealmKeys, lower: Micros, snapshot
     }
 }
 
-fn realm_name(org: &Org, keys: &RealmKeys, t: Micros, failures: &mut Vec<Failure>) -> Option<String> {
+fn realm_name(
+    org: &Org,
+    keys: &RealmKeys,
+    t: Micros,
+    failures: &mut Vec<Failure>,
+) -> Option<String> {
     let cert = org.names.iter().filter(|n| n.timestamp <= t).next_back()?;
     let key = keys.keys.get(&cert.key_index)?;
     match cert.decrypt_name(key) {
@@ -398,7 +411,13 @@ pub(crate) fn author(org: &Org, device: Uuid) -> Author {
     }
 }
 
-pub(crate) fn entry(org: &Org, paths: Vec<String>, row: &source::VlobRow, kind: &Kind, failures: Vec<Failure>) -> Entry {
+pub(crate) fn entry(
+    org: &Org,
+    paths: Vec<String>,
+    row: &source::VlobRow,
+    kind: &Kind,
+    failures: Vec<Failure>,
+) -> Entry {
     Entry {
         paths,
         written: None,

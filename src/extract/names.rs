@@ -24,7 +24,10 @@ const MAX_BYTES: usize = 255;
 const RESERVED: [&str; 4] = ["CON", "PRN", "AUX", "NUL"];
 
 fn needs_escape(c: char) -> bool {
-    matches!(c, '%' | '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control()
+    matches!(
+        c,
+        '%' | '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|'
+    ) || c.is_control()
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -89,7 +92,11 @@ pub fn unescape(escaped: &str) -> Option<String> {
 }
 
 fn fold(name: &str) -> String {
-    name.nfc().collect::<String>().to_lowercase().nfc().collect()
+    name.nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
 }
 
 /// Names of one folder's children, in order: the on-disk name of each, unique once

@@ -62,7 +62,10 @@ pub struct Org {
 /// Why an author could not have written a version at its time (§6.1, check 13).
 pub fn author_problem(org: &Org, author: Uuid, at: Micros) -> Option<String> {
     let Some(device) = org.devices.get(&author) else {
-        return Some(format!("device {} has no device certificate", author.simple()));
+        return Some(format!(
+            "device {} has no device certificate",
+            author.simple()
+        ));
     };
     if device.created > at {
         return Some(format!(
@@ -129,7 +132,9 @@ impl Org {
                                 if table != "common_certificate" {
                                     org.failures.push(Failure::global(
                                         "certificate",
-                                        format!("`{table}` _id {id} is of unknown kind {k}: skipped"),
+                                        format!(
+                                            "`{table}` _id {id} is of unknown kind {k}: skipped"
+                                        ),
                                     ));
                                 }
                                 continue;

@@ -46,7 +46,10 @@ impl Output {
             }
             Err(e) => return Err(out_error(root, format!("cannot read it: {e}"))),
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(out_error(root, "is a symbolic link: give a real directory (no symlink is followed)"))
+                return Err(out_error(
+                    root,
+                    "is a symbolic link: give a real directory (no symlink is followed)",
+                ))
             }
             Ok(m) if !m.is_dir() => return Err(out_error(root, "exists and is not a directory")),
             Ok(_) => {
@@ -78,7 +81,8 @@ impl Output {
         }
         create_dirs(&out.root, &tmp).map_err(|e| out_error(&tmp, e.to_string()))?;
         if !resumed {
-            let json = serde_json::to_vec_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
+            let json =
+                serde_json::to_vec_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
             out.write_file(&state_dir.join(STATE_FILE), &json)?;
         }
         Ok(out)
@@ -92,7 +96,9 @@ impl Output {
     pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         let tmp = self.tmp_dir().join(format!(
             "small-{}",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         ));
         let _ = std::fs::remove_file(&tmp);
         let result = (|| -> std::io::Result<()> {

@@ -57,11 +57,14 @@ pub fn connect(path: &Path) -> Result<Connection> {
 
 impl Source {
     pub fn open(path: &Path) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| input(path, format!("cannot read it: {e}")))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| input(path, format!("cannot read it: {e}")))?;
         if meta.is_dir() {
             return Err(input(path, "is a directory, not an export file"));
         }
-        match untouched::read_header(path).map_err(|e| input(path, format!("cannot read it: {e}")))? {
+        match untouched::read_header(path)
+            .map_err(|e| input(path, format!("cannot read it: {e}")))?
+        {
             Ok(_) => {}
             Err(why) => return Err(input(path, why.to_string())),
         }
@@ -70,17 +73,14 @@ impl Source {
         }
         let conn = connect(path)?;
         let info = read_info(&conn).map_err(|e| input(path, e))?;
-        Ok(Source {
-            conn,
-            info,
-        })
+        Ok(Source { conn, info })
     }
 
     /// `(_id, certificate)` of a certificate table, in `_id` order.
     pub fn certificates(&self, table: &'static str) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT _id, certificate FROM {table} ORDER BY _id"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT _id, certificate FROM {table} ORDER BY _id"
+        ))?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, blob(r.get_ref(1)?))))?;
         rows.collect()
     }
@@ -215,8 +215,9 @@ fn read_info(conn: &Connection) -> std::result::Result<Info, String> {
              blocks_data_export_done FROM info WHERE magic = ?1",
             [MAGIC],
             |r| {
-                let flags: Vec<Option<i64>> =
-                    (5..9).map(|i| int(r.get_ref(i).unwrap_or(ValueRef::Null))).collect();
+                let flags: Vec<Option<i64>> = (5..9)
+                    .map(|i| int(r.get_ref(i).unwrap_or(ValueRef::Null)))
+                    .collect();
                 Ok((
                     int(r.get_ref(0)?),
                     r.get_ref(1)?.as_str().ok().map(str::to_owned),
@@ -230,7 +231,9 @@ fn read_info(conn: &Connection) -> std::result::Result<Info, String> {
         .optional()
         .map_err(|e| format!("its `info` table cannot be read: {e}"))?;
     let Some((version, org, realm, root, snapshot, flags)) = row else {
-        return Err(format!("not a realm export: no `info` row with magic {MAGIC}"));
+        return Err(format!(
+            "not a realm export: no `info` row with magic {MAGIC}"
+        ));
     };
     if version != Some(1) {
         return Err(format!(
@@ -242,8 +245,8 @@ fn read_info(conn: &Connection) -> std::result::Result<Info, String> {
     }
     let organization_id = org.ok_or("`info.organization_id` is not text")?;
     let realm_id = realm.ok_or("`info.realm_id` is not 16 bytes")?;
-    let root_verify_key =
-        <[u8; 32]>::try_from(root.as_slice()).map_err(|_| "`info.root_verify_key` is not 32 bytes")?;
+    let root_verify_key = <[u8; 32]>::try_from(root.as_slice())
+        .map_err(|_| "`info.root_verify_key` is not 32 bytes")?;
     let snapshot = snapshot.ok_or("`info.snapshot_timestamp` is not an integer")?;
     Ok(Info {
         organization_id,

@@ -116,7 +116,10 @@ impl<'a> Decoder<'a> {
                     "author_not_allowed",
                     row.vlob_id,
                     row.version,
-                    format!("its author could not write at {}: {why}", format_timestamp(row.timestamp)),
+                    format!(
+                        "its author could not write at {}: {why}",
+                        format_timestamp(row.timestamp)
+                    ),
                 )
             }),
         });
@@ -128,7 +131,10 @@ impl<'a> Decoder<'a> {
 
     fn manifest(&self, row: &VlobRow) -> Result<Manifest, Failure> {
         let fail = |check, why: String| Failure::vlob(check, row.vlob_id, row.version, why);
-        let key = self.keys.get(row.key_index).map_err(|f| fail(f.check, f.reason))?;
+        let key = self
+            .keys
+            .get(row.key_index)
+            .map_err(|f| fail(f.check, f.reason))?;
         let blob = self
             .source
             .vlob_blob(row.sequential_id)
@@ -144,7 +150,10 @@ impl<'a> Decoder<'a> {
         let Some(device) = self.org.devices.get(&row.author) else {
             return Err(fail(
                 "unknown_author",
-                format!("its author, device {}, has no (valid) device certificate", row.author.simple()),
+                format!(
+                    "its author, device {}, has no (valid) device certificate",
+                    row.author.simple()
+                ),
             ));
         };
         let check_row = manifests::VlobRow {
@@ -242,7 +251,12 @@ fn node(names: Vec<String>, disk: Vec<String>, row: VlobRow, decoded: &Decoded) 
 pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node>> {
     let realm = dec.source.info.realm_id;
     let root_row = *versions.at(realm, t)?;
-    let mut out = vec![node(Vec::new(), Vec::new(), root_row, &dec.decode(&root_row))];
+    let mut out = vec![node(
+        Vec::new(),
+        Vec::new(),
+        root_row,
+        &dec.decode(&root_row),
+    )];
     // (index in out, ancestors' ids)
     let mut stack = vec![(0usize, vec![realm])];
     while let Some((index, ancestors)) = stack.pop() {

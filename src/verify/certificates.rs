@@ -12,9 +12,9 @@ use uuid::Uuid;
 use super::info::FileInfo;
 use super::report::{examples, Findings, Tally};
 use super::rows::EXAMPLES;
-use crate::parsec::chain::{Chain, Rejection};
 use crate::ids::format_timestamp;
 use crate::parsec::certificates::Certificate;
+use crate::parsec::chain::{Chain, Rejection};
 
 const COMMON: &[&str] = &[
     "user_certificate",
