@@ -168,7 +168,7 @@ struct Writer {
     pos: u64,
 }
 
-const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 impl Writer {
     fn zeros_to(&mut self, to: u64) -> std::io::Result<()> {
@@ -271,10 +271,10 @@ fn settle(
     results: &mut [FileResult],
     open: impl Fn(&FileJob) -> std::io::Result<Writer>,
 ) -> std::io::Result<()> {
-    if !writers.contains_key(&f) {
-        writers.insert(f, open(&files[f])?);
-    }
-    let w = writers.get_mut(&f).unwrap_or_else(|| unreachable!());
+    let w = match writers.entry(f) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => e.insert(open(&files[f])?),
+    };
     let access = &files[f].manifest.blocks[b];
     let result = rx
         .recv()

@@ -372,7 +372,7 @@ fn realm_name(
     t: Micros,
     failures: &mut Vec<Failure>,
 ) -> Option<String> {
-    let cert = org.names.iter().filter(|n| n.timestamp <= t).next_back()?;
+    let cert = org.names.iter().rfind(|n| n.timestamp <= t)?;
     let key = keys.keys.get(&cert.key_index)?;
     match cert.decrypt_name(key) {
         Ok(name) => Some(name),

@@ -86,8 +86,7 @@ pub fn author_problem(org: &Org, author: Uuid, at: Micros) -> Option<String> {
     let role = org
         .roles
         .iter()
-        .filter(|r| r.user_id == device.user_id && r.timestamp <= at)
-        .next_back()
+        .rfind(|r| r.user_id == device.user_id && r.timestamp <= at)
         .and_then(|r| r.role.as_deref());
     match role {
         Some("OWNER" | "MANAGER" | "CONTRIBUTOR") => None,

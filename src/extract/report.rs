@@ -116,7 +116,7 @@ impl Entry {
         }
     }
 
-    /// `path	type	size	sha256` (reference §9.3), then vlob, version, time, author.
+    /// `path type size sha256`, tab-separated (reference §9.3), then vlob, version, time, author.
     pub fn line(&self) -> String {
         format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",

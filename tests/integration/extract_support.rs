@@ -26,7 +26,7 @@ pub fn extract(file: &Path, key: &Path, extra: &[&str]) -> Run {
     run(&mut cmd)
 }
 
-/// `path	type	size	sha256` of each `--list` line (the reference's tree columns).
+/// The first four columns (path, type, size, sha256) of each `--list` line, tab-separated.
 pub fn tree(out: &str) -> Vec<String> {
     out.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
