@@ -57,7 +57,12 @@ impl Output {
                     .map_err(|e| out_error(root, format!("cannot list it: {e}")))?
                     .filter_map(|e| e.ok())
                     .collect();
-                if !entries.is_empty() {
+                // Only our state folder, without its state (a run stopped while starting):
+                // nothing was extracted yet, start afresh.
+                let only_ours_unstarted = entries.len() == 1
+                    && entries[0].file_name() == STATE_DIR
+                    && !root.join(STATE_DIR).join(STATE_FILE).exists();
+                if !entries.is_empty() && !only_ours_unstarted {
                     let saved = std::fs::read(root.join(STATE_DIR).join(STATE_FILE))
                         .ok()
                         .and_then(|b| serde_json::from_slice::<State>(&b).ok());

@@ -320,3 +320,38 @@ fn passphrase_protected_keys_by_file_and_environment() {
     assert!(r.stderr.contains("wrong passphrase"), "{}", r.stderr);
     assert!(!r.all().contains("wrong horse"));
 }
+
+#[test]
+fn verify_with_a_key_decrypts_and_checks_every_version() {
+    let file = &sequestered_files()[0];
+    let mut cmd = tool();
+    cmd.arg("verify").arg(file).arg("--key").arg(key_path(1));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 3, "{}", r.all());
+    assert!(
+        r.stdout.contains("OK: a complete and intact realm export"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("key indexes opened: 1, 2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("[key_not_opened] /bar2.txt"),
+        "{}",
+        r.stdout
+    );
+    let mut cmd = tool();
+    cmd.arg("verify")
+        .arg(file)
+        .arg("--json")
+        .arg("--key")
+        .arg(key_path(1));
+    let r = run(&mut cmd);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["decrypt"]["mode"], "history");
+    assert_eq!(json["decrypt"]["entries"].as_array().unwrap().len(), 6);
+    assert_eq!(json["verify"]["problems"], serde_json::json!([]));
+}
