@@ -194,7 +194,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         }
     }
     let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
-    let step = progress.step(1, "content", total, Unit::Bytes);
+    let step = progress.task("extract: content".into(), total, Unit::Bytes);
     let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
     let io_root = opts.output.clone().unwrap_or_default();
     let results =

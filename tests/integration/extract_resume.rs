@@ -147,3 +147,30 @@ fn killed_mid_file_then_rerun_gives_the_same_result() {
     assert_eq!(hex(&sha256(&content)), expected);
     assert!(!tmp.exists());
 }
+
+#[test]
+fn a_full_disk_is_an_error_and_the_same_command_then_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, expected) = large_export(dir.path());
+    let Some(disk) = crate::bad_outputs::Mount::tmpfs(&dir.path().join("small"), "size=4m") else {
+        return;
+    };
+    let out = dir.path().join("small/out");
+    let args = [
+        "--json",
+        "--at",
+        "2000-01-15T00:00:00Z",
+        out.to_str().unwrap(),
+    ];
+    let r = extract(&copy, &key_path(1), &args);
+    assert_eq!(r.code, 63, "{}", r.all());
+    assert!(r.stderr.contains("the disk is full"), "{}", r.stderr);
+    assert!(!out.join("files/bar2.txt").exists());
+    disk.remount("size=64m");
+    let r = extract(&copy, &key_path(1), &args);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["entries"][1]["sha256"], expected.as_str());
+    let content = std::fs::read(out.join("files/bar2.txt")).unwrap();
+    assert_eq!(hex(&sha256(&content)), expected);
+}

@@ -269,3 +269,39 @@ fn bad_export_files_are_refused() {
     assert_eq!(r.code, 60, "{}", r.all());
     assert!(r.stderr.contains("unfinished export"), "{}", r.stderr);
 }
+
+#[test]
+fn no_symlink_is_followed_when_continuing() {
+    let file = &sequestered_files()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let args = ["--at", "2000-01-15T00:00:00Z", out.to_str().unwrap()];
+    assert_eq!(extract(file, &key_path(1), &args).code, 0);
+    // Someone swaps `files` for a symlink to a folder outside OUTPUT_DIR.
+    std::fs::remove_dir_all(out.join("files")).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("files")).unwrap();
+    let r = extract(file, &key_path(1), &args);
+    assert_eq!(r.code, 63, "{}", r.all());
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "written through a symlink"
+    );
+    // A symlink in place of a file is not read as the file, nor written through.
+    std::fs::remove_file(out.join("files")).unwrap();
+    std::fs::create_dir(out.join("files")).unwrap();
+    std::os::unix::fs::symlink(outside.join("target"), out.join("files/bar2.txt")).unwrap();
+    let r = extract(file, &key_path(1), &args);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        !outside.join("target").exists(),
+        "written through a symlink"
+    );
+    assert_eq!(
+        std::fs::read(out.join("files/bar2.txt")).unwrap(),
+        b"Hello v2"
+    );
+}
