@@ -202,8 +202,7 @@ fn writes_the_tree_private_with_times_and_a_report() {
         (947_894_400 - 86_400..947_894_400 + 86_400).contains(&secs),
         "{secs}"
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&out);
     assert_eq!(report["complete"], true);
     assert_eq!(report["entries"][1]["written"], "files/bar2.txt");
     assert_eq!(report["entries"][1]["sha256"], HELLO2);

@@ -13,6 +13,17 @@ use crate::parsec_fixture::{sequestered_files, testbed_key, REALM_03};
 
 const AT: [&str; 2] = ["--at", "2000-01-15T00:00:00Z"];
 
+/// `extract --at 2000-01-15 FILE DIR/out`.
+fn extract_at_into(
+    file: &std::path::Path,
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, crate::harness::Run) {
+    let out = dir.join("out");
+    let mut args = AT.to_vec();
+    args.push(out.to_str().unwrap());
+    (out.clone(), extract(file, &key_path(1), &args))
+}
+
 fn list_at(file: &std::path::Path) -> (crate::harness::Run, serde_json::Value) {
     list_json(file, &key_path(1), &AT)
 }
@@ -39,13 +50,9 @@ fn a_flipped_block_byte_is_reported_and_the_file_set_apart() {
     let copy = altered_copy(&sequestered_files()[0], dir.path(), |c| {
         flip(c, "block_data", "data", "block", 101, true)
     });
-    let out = dir.path().join("out");
-    let mut args = AT.to_vec();
-    args.push(out.to_str().unwrap());
-    let r = extract(&copy, &key_path(1), &args);
+    let (out, r) = extract_at_into(&copy, dir.path());
     assert_eq!(r.code, 3, "{}", r.all());
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&out);
     assert_eq!(failure_checks(&report), ["block_cannot_decrypt"]);
     assert!(
         !out.join("files/bar2.txt").exists(),
@@ -99,13 +106,9 @@ fn a_flipped_keys_bundle_byte_leaves_nothing_readable() {
     let copy = altered_copy(&sequestered_files()[0], dir.path(), |c| {
         flip(c, "realm_keys_bundle", "keys_bundle", "key_index", 2, true)
     });
-    let out = dir.path().join("out");
-    let mut args = AT.to_vec();
-    args.push(out.to_str().unwrap());
-    let r = extract(&copy, &key_path(1), &args);
+    let (out, r) = extract_at_into(&copy, dir.path());
     assert_eq!(r.code, 64, "{}", r.all());
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&out);
     let checks = failure_checks(&report);
     assert_eq!(checks[0], "keys_bundle", "{checks:?}");
     assert!(report["failures"][0]["reason"]
@@ -178,8 +181,7 @@ fn hostile_names_are_escaped_and_collisions_suffixed() {
             b"Hello v1"
         );
     }
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&out);
     let escaped = report["names_escaped"].as_array().unwrap();
     assert_eq!(escaped.len(), 7, "{escaped:?}"); // all but A.txt
     assert!(escaped
@@ -226,8 +228,7 @@ fn output_must_be_new_or_empty_and_a_rerun_continues() {
         std::fs::read_to_string(out.join("history.tsv")).unwrap(),
         tsv
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_of(&out);
     assert_eq!(report["resumed"], true);
     assert!(!out.join(".parsec-extract/tmp").exists());
     // A third run skips both files (already written and checked).

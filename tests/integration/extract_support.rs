@@ -83,3 +83,9 @@ pub fn flip(conn: &Connection, table: &str, column: &str, key: &str, value: i64,
     )
     .expect("update");
 }
+
+/// OUTPUT_DIR's `report.json`, parsed.
+pub fn report_of(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
+        .expect("report.json is JSON")
+}
