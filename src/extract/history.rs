@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::names;
+use super::plan::{entry, PlanKind, Planned};
 use super::tree::{self, Decoder, Kind, Versions};
-use super::{entry, names, PlanKind, Planned};
 use crate::ids::Micros;
 
 pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned> {

@@ -11,6 +11,7 @@ mod keys;
 mod names;
 mod org;
 mod output;
+mod plan;
 mod report;
 mod source;
 mod tree;
@@ -18,7 +19,6 @@ mod tree;
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -30,12 +30,11 @@ pub use report::{Report, HISTORY_HEADER, LIST_HEADER};
 use crate::error::{Error, Result};
 use crate::ids::{format_timestamp, Micros};
 use crate::progress::{Mode, Progress, Unit};
-use content::{FileJob, Target};
 use keys::RealmKeys;
 use org::Org;
-use report::{Author, Entry, Escaped, ExportFacts, Readable, ServiceFacts};
+use report::{Escaped, ExportFacts, Readable, ServiceFacts};
 use source::Source;
-use tree::{Decoder, Kind, Versions};
+use tree::{Decoder, Versions};
 
 pub struct Options {
     pub file: PathBuf,
@@ -132,7 +131,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let mut planned = if opts.history {
         history::plan(&decoder, &versions, info.snapshot)
     } else {
-        plan_tree(&decoder, &versions, t)
+        plan::plan_tree(&decoder, &versions, t)
     };
     let mut after_snapshot: Vec<String> = versions
         .by_vlob
@@ -144,55 +143,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     after_snapshot.sort();
 
     // Content: files of the plan, skipping those already written and checked (resume).
-    let mut jobs = Vec::new();
-    let mut job_entries = Vec::new();
-    let mut dirs = Vec::new();
-    for (i, p) in planned.iter_mut().enumerate() {
-        let rel = p.disk.clone();
-        match (&p.kind, &output) {
-            (PlanKind::Folder, Some(out)) if !opts.history => {
-                let dir = out.root.join("files").join(&rel);
-                output::create_dirs(&out.root, &dir).map_err(|e| out_io(&dir, e))?;
-                if let Some(m) = p.mtime {
-                    dirs.push((dir, m));
-                }
-                p.entry.written = Some(format!("files/{rel}").trim_end_matches('/').to_owned());
-            }
-            (PlanKind::File(manifest), out) => {
-                let target = out.as_ref().map(|out| {
-                    let base = if opts.history { "history" } else { "files" };
-                    Target {
-                        root: out.root.clone(),
-                        tmp: out.tmp_dir().join(format!("{i}")),
-                        good: out.root.join(base).join(&rel),
-                        damaged: out.root.join("damaged").join(base).join(&rel),
-                        mtime: p.mtime,
-                    }
-                });
-                if let Some(t) = &target {
-                    if out.as_ref().is_some_and(|o| o.resumed) {
-                        if let Some(sha) = content::check_existing(&t.good, manifest) {
-                            p.entry.sha256 = Some(sha);
-                            p.entry.resumed = true;
-                            p.entry.written =
-                                Some(format!("{base}/{rel}", base = mode_base(opts.history)));
-                            continue;
-                        }
-                        let _ = std::fs::remove_file(&t.good);
-                        let _ = std::fs::remove_file(&t.damaged);
-                    }
-                }
-                jobs.push(FileJob {
-                    manifest: manifest.clone(),
-                    vlob: p.row_vlob,
-                    version: p.entry.version,
-                    target,
-                });
-                job_entries.push(i);
-            }
-            _ => {}
-        }
-    }
+    let (jobs, job_entries, dirs) = plan::jobs(&mut planned, output.as_ref(), opts.history)?;
     let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
     let step = progress.task("extract: content".into(), total, Unit::Bytes);
     let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
@@ -301,15 +252,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     Ok(Outcome { report })
 }
 
-fn mode_base(history: bool) -> &'static str {
-    if history {
-        "history"
-    } else {
-        "files"
-    }
-}
-
-fn out_io(path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn out_io(path: &Path, e: std::io::Error) -> Error {
     let hint = if e.raw_os_error() == Some(libc::ENOSPC) {
         " (the disk is full: free some space and run the same command again, it continues)"
     } else {
@@ -381,84 +324,6 @@ fn realm_name(
             None
         }
     }
-}
-
-pub(crate) enum PlanKind {
-    Folder,
-    File(Arc<crate::parsec::manifests::FileManifest>),
-    Other,
-}
-
-/// One entry to report (and maybe write).
-pub(crate) struct Planned {
-    pub entry: Entry,
-    pub kind: PlanKind,
-    /// Relative path on disk, below `files/` or `history/`.
-    pub disk: String,
-    pub escaped: bool,
-    pub mtime: Option<Micros>,
-    pub row_vlob: Uuid,
-}
-
-pub(crate) fn author(org: &Org, device: Uuid) -> Author {
-    let who = org.who(device);
-    Author {
-        device: device.simple().to_string(),
-        device_label: who.device_label,
-        user: who.user.map(|u| u.simple().to_string()),
-        label: who.label,
-        email: who.email,
-    }
-}
-
-pub(crate) fn entry(
-    org: &Org,
-    paths: Vec<String>,
-    row: &source::VlobRow,
-    kind: &Kind,
-    failures: Vec<Failure>,
-) -> Entry {
-    Entry {
-        paths,
-        written: None,
-        vlob_id: row.vlob_id.simple().to_string(),
-        version: row.version,
-        timestamp: format_timestamp(row.timestamp),
-        author: author(org, row.author),
-        kind: kind.name(),
-        size: match kind {
-            Kind::Folder { children } => Some(*children as u64),
-            Kind::File(f) => Some(f.size),
-            Kind::Error => None,
-        },
-        sha256: None,
-        resumed: false,
-        failures,
-    }
-}
-
-fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> {
-    let Some(nodes) = tree::resolve(dec, versions, t) else {
-        return Vec::new();
-    };
-    nodes
-        .into_iter()
-        .map(|n| {
-            let kind = match &n.kind {
-                Kind::Folder { .. } => PlanKind::Folder,
-                Kind::File(f) => PlanKind::File(Arc::new((**f).clone())),
-                Kind::Error => PlanKind::Other,
-            };
-            Planned {
-                entry: entry(dec.org, vec![n.path()], &n.row, &n.kind, n.failures.clone()),
-                kind,
-                disk: n.disk_path(),
-                escaped: n.names != n.disk,
-                mtime: n.updated,
-                row_vlob: n.row.vlob_id,
-            }
-        })
-        .collect()
 }
 
 /// Key indexes, for tests and `verify --key`.
