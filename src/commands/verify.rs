@@ -78,6 +78,9 @@ fn decrypt_with_key(args: &VerifyArgs, file_ok: bool) -> Result<Option<extract::
         return Ok(None);
     };
     if !file_ok {
+        crate::progress::stderr_line(
+            "Not decrypted with --key: the file itself has problems (listed above)",
+        );
         return Ok(None);
     }
     let opts = extract::Options {

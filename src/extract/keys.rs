@@ -32,7 +32,10 @@ pub fn load_private_key(
 ) -> Result<SequesterPrivateKey> {
     let bytes = std::fs::read(path)
         .map_err(|e| key_error(format!("cannot read the key file {}: {e}", path.display())))?;
-    let encrypted = bytes.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
+    // Only an encrypted PKCS#8 PEM takes a passphrase (legacy encrypted PEM is refused by
+    // the loader with the command that converts it).
+    let marker = b"BEGIN ENCRYPTED PRIVATE KEY";
+    let encrypted = bytes.windows(marker.len()).any(|w| w == marker);
     let passphrase: Option<zeroize_string::Secret> = if !encrypted {
         None
     } else if let Some(file) = passphrase_file {
