@@ -137,6 +137,11 @@ pub struct ExportRealmArgs {
     #[arg(long, default_value = "64MiB", value_name = "SIZE")]
     pub buffer_size: bytesize::ByteSize,
 
+    /// Block data is committed to the file every second or every SIZE, whichever comes first:
+    /// a kill loses at most what was fetched since (refetched by the next run).
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    pub commit_size: bytesize::ByteSize,
+
     /// Retries of a block read when the store is unavailable (exponential backoff from 0.5 s,
     /// capped at 30 s). "Not found" is never retried.
     #[arg(long, default_value_t = 8, value_name = "N")]

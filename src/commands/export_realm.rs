@@ -31,6 +31,9 @@ pub fn request_from_args(args: &ExportRealmArgs) -> Result<ExportRequest> {
     if args.buffer_size.as_u64() < 1024 * 1024 {
         return Err(Error::Usage("--buffer-size must be at least 1MiB".into()));
     }
+    if args.commit_size.as_u64() < 1024 * 1024 {
+        return Err(Error::Usage("--commit-size must be at least 1MiB".into()));
+    }
     if args.block_timeout == 0 {
         return Err(Error::Usage(
             "--block-timeout must be at least 1 second".into(),
@@ -57,6 +60,7 @@ pub fn request_from_args(args: &ExportRealmArgs) -> Result<ExportRequest> {
         tuning: Tuning {
             jobs: args.jobs,
             buffer_bytes: args.buffer_size.as_u64(),
+            commit_bytes: args.commit_size.as_u64(),
         },
         db_connections: args.db.db_max_connections.clamp(1, 64),
     })

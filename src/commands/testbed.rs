@@ -75,6 +75,18 @@ pub struct PopulateArgs {
     /// With an S3 blockstore, also keep a copy of the blocks in block_data.
     #[arg(long)]
     pub also_in_db: bool,
+    /// Write the sequester services' private keys (DIR/<org>/sequester-services/<id>.pem)
+    /// and the generator's record of what it wrote (DIR/<org>/record.json). Never
+    /// overwrites a file.
+    #[arg(long, value_name = "DIR")]
+    pub keys_dir: Option<std::path::PathBuf>,
+    /// Encrypt the key files with the passphrase in FILE (first line).
+    #[arg(long, value_name = "FILE", requires = "keys_dir")]
+    pub keys_passphrase_file: Option<std::path::PathBuf>,
+    /// Take file content, file names and folders from this directory tree (imported, then
+    /// edited); seeded content otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Option<std::path::PathBuf>,
 }
 
 pub async fn run(command: TestbedCommand) -> Result<()> {
@@ -86,6 +98,24 @@ pub async fn run(command: TestbedCommand) -> Result<()> {
 async fn populate(args: PopulateArgs) -> Result<()> {
     let db = DbTarget::parse(&args.db)?;
     let organization_id = validate_organization_id(&args.organization)?;
+    let usage = |e: anyhow::Error| Error::Usage(format!("{e:#}"));
+    let passphrase = args
+        .keys_passphrase_file
+        .as_deref()
+        .map(testbed::keys_dir::read_passphrase)
+        .transpose()
+        .map_err(usage)?;
+    if let Some(dir) = &args.keys_dir {
+        testbed::keys_dir::check_free(dir, &organization_id).map_err(usage)?;
+    }
+    if let Some(dir) = &args.from_dir {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "--from-dir: {} is not a directory",
+                dir.display()
+            )));
+        }
+    }
     let client = db.connect_read_write().await?;
     let fail = |e: anyhow::Error| Error::Internal(db.scrub(&format!("{e:#}")));
     if args.create_schema {
@@ -126,10 +156,12 @@ async fn populate(args: PopulateArgs) -> Result<()> {
         spec.seed = seed;
     }
     spec.clock_skew_s = args.clock_skew;
+    spec.record = args.keys_dir.is_some();
+    spec.from_dir = args.from_dir.clone();
     let blockstore = crate::blockstore::parse_blockstore_configs(&args.blockstore)?;
     let uploader = testbed::BlockUploader::for_config(&blockstore).map_err(fail)?;
     spec.store_blocks_in_db = uploader.is_none() || args.also_in_db;
-    let org = match &uploader {
+    let mut org = match &uploader {
         None => testbed::populate(&client, &spec).await,
         Some(up) => {
             let mut sink = testbed::upload_sink(up, &organization_id);
@@ -155,6 +187,67 @@ async fn populate(args: PopulateArgs) -> Result<()> {
             realm.blocks
         )
         .ok();
+    }
+    if let Some(dir) = &args.keys_dir {
+        // The organization is committed by now: say so, so that nothing is lost.
+        let org_dir =
+            testbed::keys_dir::write(dir, &mut org, passphrase.as_deref()).map_err(|e| {
+                Error::OutputIo {
+                    path: dir.clone(),
+                    reason: format!(
+                        "{e:#} (organization {} was created; its keys could not be saved)",
+                        org.organization_id
+                    ),
+                }
+            })?;
+        writeln!(
+            text,
+            "Keys and record in {}: {} ({} sequester service key(s){}), {}",
+            org_dir.display(),
+            testbed::keys_dir::SERVICES_DIR,
+            org.services.len(),
+            if passphrase.is_some() {
+                ", passphrase-protected"
+            } else {
+                ""
+            },
+            testbed::keys_dir::RECORD_FILE
+        )
+        .ok();
+    }
+    for service in &org.services {
+        let revoked = service.revoked_on.map_or(String::new(), |t| {
+            format!(
+                ", revoked {}",
+                crate::ids::format_timestamp(t.timestamp_micros())
+            )
+        });
+        writeln!(
+            text,
+            "  sequester service {} {:?} (created {}{revoked}):",
+            service.service_id.simple(),
+            service.label,
+            crate::ids::format_timestamp(service.created_on.timestamp_micros()),
+        )
+        .ok();
+        for realm in &org.realms {
+            let readable = service
+                .readable
+                .iter()
+                .find(|(id, _)| *id == realm.realm_id)
+                .map(|(_, index)| *index);
+            let what = match readable {
+                None => "nothing (no keys bundle access)".to_owned(),
+                Some(index) if index as i32 == realm.key_index => {
+                    format!("every key (1 to {index})")
+                }
+                Some(index) => format!(
+                    "keys 1 to {index} of {} (not what is encrypted later)",
+                    realm.key_index
+                ),
+            };
+            writeln!(text, "    realm {}: {what}", realm.realm_id.simple()).ok();
+        }
     }
     crate::report::output::print_styled(&text)
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use rmpv::Value;
 
+use super::keyring::{Keyring, Rotation};
 use super::random::random_bytes;
 use crate::parsec::crypto::rsa_key::SequesterPrivateKey;
 use crate::parsec::crypto::signing::SigningKey;
@@ -31,6 +32,8 @@ pub(crate) struct CertificateFactory<R: RngCore> {
     /// RSA needs a `rand_core` 0.10 RNG: one seeded from `rng`.
     rsa_rng: ChaCha20Rng,
     rsa_bits: usize,
+    /// Every other secret (user, service and realm keys), drawn from `rng` too.
+    pub(crate) keyring: Keyring,
 }
 
 impl<R: RngCore> CertificateFactory<R> {
@@ -45,6 +48,7 @@ impl<R: RngCore> CertificateFactory<R> {
             authority: None,
             rsa_rng,
             rsa_bits,
+            keyring: Keyring::default(),
         }
     }
 
@@ -65,9 +69,49 @@ impl<R: RngCore> CertificateFactory<R> {
         verify_key
     }
 
-    /// SPKI DER of a new RSA key (a sequester service's encryption key).
-    pub(crate) fn rsa_public_key_der(&mut self) -> Result<Vec<u8>> {
-        Ok(self.rsa_key()?.public_key().to_der())
+    /// A new user's X25519 key; returns its public key (for the user certificate).
+    pub(crate) fn new_user_key(&mut self, user_id: Uuid) -> [u8; 32] {
+        let secret = seed32(&mut self.rng);
+        self.keyring.add_user(user_id, secret)
+    }
+
+    /// A new sequester service's RSA key (kept in the keyring); returns its SPKI DER.
+    pub(crate) fn new_service_key(&mut self, service_id: Uuid) -> Result<Vec<u8>> {
+        let key = self.rsa_key()?;
+        let der = key.public_key().to_der();
+        self.keyring.add_service(service_id, key);
+        Ok(der)
+    }
+
+    /// The signing key of a device created so far.
+    pub(crate) fn device_key(&self, device_id: Uuid) -> Result<&SigningKey> {
+        self.devices
+            .get(&device_id)
+            .ok_or_else(|| anyhow!("device {device_id} signs before its key exists"))
+    }
+
+    /// Next key rotation of a realm (see `Keyring::rotate`), with fresh keys.
+    pub(crate) fn rotate(
+        &mut self,
+        realm_id: Uuid,
+        key_index: u32,
+        author: Uuid,
+        timestamp: Ts,
+    ) -> Result<Rotation> {
+        let key = seed32(&mut self.rng);
+        let bundle_key = seed32(&mut self.rng);
+        let signing = self
+            .devices
+            .get(&author)
+            .ok_or_else(|| anyhow!("device {author} signs before its key exists"))?;
+        self.keyring.rotate(
+            realm_id,
+            key_index,
+            key,
+            bundle_key,
+            (author, signing),
+            timestamp.timestamp_micros(),
+        )
     }
 
     fn rsa_key(&mut self) -> Result<SequesterPrivateKey> {
@@ -82,10 +126,7 @@ impl<R: RngCore> CertificateFactory<R> {
     ) -> Result<Vec<u8>> {
         let key = match author {
             None => &self.root,
-            Some(device) => self
-                .devices
-                .get(&device)
-                .ok_or_else(|| anyhow!("device {device} signs before its key exists"))?,
+            Some(device) => self.device_key(device)?,
         };
         Ok(key.sign(&envelope::dump(&mp::map(fields))))
     }

@@ -57,7 +57,7 @@ fn sequester_certificates_are_signed_by_root_then_authority() {
     let root = VerifyKey::from_bytes(&f.root_verify_key()).expect("root key");
     let started = Instant::now();
     let (authority, der) = f.sequester_authority(ts()).expect("authority");
-    let service_key = f.rsa_public_key_der().expect("service key");
+    let service_key = f.new_service_key(Uuid::from_u128(77)).expect("service key");
     eprintln!("two 1024-bit RSA keys: {:?}", started.elapsed());
     let authority = decode(&authority).expect("decodes").verify(&root);
     assert!(

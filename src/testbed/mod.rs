@@ -12,12 +12,18 @@
 //! certificates, several key rotations, accesses from rotations and from sharings (including an
 //! unsharing followed by a new sharing), a revoked user re-invited as a new user, profile
 //! changes, a revoked sequester service, an archived realm, many vlob versions and blocks.
-//! Certificates look like real ones (signature, `0x00`, zstd frame of a msgpack map) but their
-//! signatures are random; encrypted payloads are random bytes.
+//! Every byte is real: certificates are signed, keys bundles and accesses open with the
+//! users' and sequester services' keys, vlobs are signed and encrypted manifests of a
+//! workspace history (`history`), blocks are encrypted content; `record` is the
+//! generator's own account of it.
 
 mod certificates;
+mod history;
+mod keyring;
+pub mod keys_dir;
 mod plan;
 mod random;
+pub mod record;
 mod stores;
 mod writer;
 
@@ -165,7 +171,7 @@ pub struct OrgSpec {
     /// At least 1 (version 1 of the workspace manifest).
     pub vlob_versions_per_realm: usize,
     pub blocks_per_realm: usize,
-    /// Encrypted block sizes in bytes, uniform in [min, max]; min >= 1.
+    /// Encrypted block sizes in bytes (cleartext + 40), uniform in [min, max]; min >= 41.
     pub block_size_min: usize,
     /// Parsec's blocks are at most 512 KiB (plus encryption overhead).
     pub block_size_max: usize,
@@ -181,6 +187,11 @@ pub struct OrgSpec {
     pub clock_skew_s: u32,
     /// Size of the sequester RSA keys (authority and services): 1024, 2048, 3072 or 4096.
     pub sequester_key_bits: usize,
+    /// Build [`GeneratedOrg::record`] (costs a re-read of every file version's content).
+    pub record: bool,
+    /// File content (and folder and file names) from this directory tree
+    /// (`testbed populate --from-dir`); seeded content otherwise.
+    pub from_dir: Option<std::path::PathBuf>,
 }
 
 /// Parsec's default sequester key size.
@@ -209,6 +220,8 @@ impl OrgSpec {
             store_blocks_in_db: true,
             clock_skew_s: 0,
             sequester_key_bits: DEFAULT_SEQUESTER_KEY_BITS,
+            record: false,
+            from_dir: None,
         }
     }
 
@@ -247,10 +260,10 @@ impl OrgSpec {
             "each realm needs at least 1 vlob version"
         );
         ensure!(
-            self.block_size_min >= 1
+            self.block_size_min > crate::parsec::crypto::secretbox::OVERHEAD
                 && self.block_size_min <= self.block_size_max
                 && self.block_size_max <= i32::MAX as usize,
-            "invalid block size range {}..={}",
+            "invalid block size range {}..={} (encrypted sizes: at least 41 bytes, 40 of them encryption)",
             self.block_size_min,
             self.block_size_max
         );
@@ -273,6 +286,22 @@ pub struct GeneratedOrg {
     /// (block ID, bytes) of every block, only when `!spec.store_blocks_in_db` and only from
     /// [`populate`] (holds all block data in memory: use [`populate_with_sink`] at scale).
     pub blocks: Vec<(Uuid, Vec<u8>)>,
+    /// The sequester services, with their private keys.
+    pub services: Vec<GeneratedService>,
+    /// What was written, when `spec.record` (see [`record`]).
+    pub record: Option<record::OrgRecord>,
+}
+
+#[derive(Debug)]
+pub struct GeneratedService {
+    pub service_id: Uuid,
+    pub label: String,
+    pub created_on: DateTime<Utc>,
+    pub revoked_on: Option<DateTime<Utc>>,
+    pub key: crate::parsec::crypto::rsa_key::SequesterPrivateKey,
+    /// (realm, highest readable key index): keys 1 to that index, from its last keys-bundle
+    /// access; realms it has no access to are absent.
+    pub readable: Vec<(Uuid, u32)>,
 }
 
 #[derive(Debug)]
@@ -320,12 +349,17 @@ pub async fn populate_with_sink(
     sink: &mut BlockSink<'_>,
 ) -> Result<GeneratedOrg> {
     spec.validate()?;
+    let import = spec
+        .from_dir
+        .as_deref()
+        .map(history::Import::read)
+        .transpose()?;
     let plan = plan::plan(spec);
     client
         .batch_execute("BEGIN")
         .await
         .context("starting a transaction")?;
-    let result = writer::write(client, spec, &plan, sink)
+    let result = writer::write(client, spec, &plan, import.as_ref(), sink)
         .await
         .with_context(|| format!("generating organization {:?}", spec.organization_id));
     finish_transaction(client, result).await

@@ -149,9 +149,6 @@ pub(crate) struct Window {
     pub(crate) blocks: usize,
     /// Devices of non-revoked members allowed to write (OWNER, MANAGER, CONTRIBUTOR).
     pub(crate) writers: Vec<DeviceIdx>,
-    /// The realm's first window starts with version 1 of the workspace manifest
-    /// (vlob ID = realm ID).
-    pub(crate) starts_with_realm_manifest: bool,
 }
 
 #[derive(Debug)]
@@ -732,7 +729,6 @@ impl<'a> Planner<'a> {
                 vlobs,
                 blocks,
                 writers,
-                starts_with_realm_manifest: round == 0,
             }));
         }
     }

@@ -8,10 +8,12 @@
 //! view's function for PostgreSQL, GET requests at the proxy for S3) and bounded, per kill
 //! during step 4, by what `src/export/blocks_data.rs` can hold uncommitted: a read reserves
 //! its block's size from the `--buffer-size` budget before it starts, and the reservation is
-//! released only after the block is committed, so the blocks fetched and not yet committed
-//! (in flight, queued for the writer, or in the open transaction) weigh at most the budget:
-//! at most ⌊buffer / smallest block⌋ blocks. (The writer also commits every second and at a
-//! quarter of the budget, so in practice far fewer are lost: the figures are printed.)
+//! released once the writer has inserted the block; the open transaction is committed as soon
+//! as it holds `--commit-size` bytes (or after a second). So the blocks fetched and not yet
+//! committed weigh at most buffer (in flight or queued) + commit size + one block (the one
+//! that crosses the threshold): at most ⌊(buffer + commit + largest) / smallest⌋ blocks.
+//! (The writer also commits every second, so in practice fewer are lost: the figures are
+//! printed.)
 //! A kill before step 4 must cost no fetch at all, and a run that is not killed fetches
 //! exactly the blocks missing from the file.
 //!
@@ -37,6 +39,7 @@ use crate::stores::{db_with_stores_and, reference, s3_export_cmd, T};
 
 const JOBS: i64 = 3;
 const BUFFER: i64 = 1024 * 1024;
+const COMMIT: i64 = 1024 * 1024;
 const BLOCK_MIN: usize = 16 * 1024;
 const BLOCK_MAX: usize = 32 * 1024;
 const BLOCKS: usize = 150;
@@ -49,13 +52,15 @@ fn spec(spec: &mut OrgSpec) {
     spec.block_size_max = BLOCK_MAX;
 }
 
-/// `--jobs` and `--buffer-size` of every run (the snapshot is always [`T`]).
+/// `--jobs`, `--buffer-size` and `--commit-size` of every run (the snapshot is always [`T`]).
 fn tuning() -> Vec<String> {
     vec![
         "--jobs".into(),
         JOBS.to_string(),
         "--buffer-size".into(),
         format!("{BUFFER}B"),
+        "--commit-size".into(),
+        format!("{COMMIT}B"),
     ]
 }
 
@@ -168,7 +173,7 @@ async fn torture(
 ) -> Report {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let total_blocks = scalar(reference, "SELECT COUNT(*) FROM block");
-    let per_kill_bound = BUFFER / BLOCK_MIN as i64;
+    let per_kill_bound = (BUFFER + COMMIT + BLOCK_MAX as i64) / BLOCK_MIN as i64;
     let calibration_file = dir.join("calibration.sqlite");
     let d = calibrate(&mut make_cmd(&calibration_file));
     assert_same_content(&calibration_file, reference);

@@ -1,7 +1,7 @@
 //! XSalsa20-Poly1305 secret boxes (reference §4.2): `nonce (24) ‖ tag (16) ‖ ciphertext`,
 //! i.e. a random nonce followed by NaCl's `crypto_secretbox_easy` output.
 
-use crypto_secretbox::aead::{Aead, AeadCore, KeyInit, OsRng};
+use crypto_secretbox::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
 
 use crate::parsec::error::{DataError, DataResult};
@@ -36,6 +36,21 @@ impl SecretKey {
                 .encrypt(&nonce, cleartext)
                 .expect("secretbox encryption"),
         );
+        out
+    }
+
+    /// Like `encrypt` with a nonce chosen by the caller (reproducible test data; a nonce
+    /// must never be used twice with one key). Encrypts in place: one copy of the cleartext.
+    pub fn encrypt_with_nonce(&self, nonce: &[u8; NONCE_LEN], cleartext: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(OVERHEAD + cleartext.len());
+        out.extend_from_slice(nonce);
+        out.extend_from_slice(&[0u8; TAG_LEN]);
+        out.extend_from_slice(cleartext);
+        // Fails only for inputs of more than 2^38 bytes.
+        let tag = XSalsa20Poly1305::new(&self.0.into())
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), b"", &mut out[OVERHEAD..])
+            .expect("secretbox encryption");
+        out[NONCE_LEN..OVERHEAD].copy_from_slice(&tag);
         out
     }
 

@@ -4,7 +4,7 @@ use rmpv::Value;
 use uuid::Uuid;
 
 use super::Header;
-use crate::parsec::crypto::{hash, kdf};
+use crate::parsec::crypto::{hash, kdf, secretbox};
 use crate::parsec::error::{DataError, DataResult};
 use crate::parsec::serialization::msgpack::{self as mp, Fields};
 
@@ -64,6 +64,17 @@ impl BlockAccess {
     /// `block_data.data` for a cleartext block.
     pub fn seal(id: Uuid, clear: &[u8], realm_key: &[u8; 32]) -> Vec<u8> {
         kdf::derive(realm_key, id).encrypt(clear)
+    }
+
+    /// Like `seal` with the caller's nonce (never twice for one key): one copy of the
+    /// cleartext, for generating gigabytes of blocks.
+    pub fn seal_with_nonce(
+        id: Uuid,
+        clear: &[u8],
+        realm_key: &[u8; 32],
+        nonce: &[u8; secretbox::NONCE_LEN],
+    ) -> Vec<u8> {
+        kdf::derive(realm_key, id).encrypt_with_nonce(nonce, clear)
     }
 }
 

@@ -8,7 +8,6 @@ use std::pin::pin;
 use anyhow::{anyhow, Context, Result};
 use chrono::Duration;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::Rng;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
@@ -16,39 +15,25 @@ use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 use super::certificates::CertificateFactory;
+use super::history::{realm_name, Import};
 use super::plan::{Event, Plan, RealmIdx, Ts, Window};
-use super::random::{fill_payload, stream_rng, uuid_v4};
-use super::{BlockSink, GeneratedOrg, GeneratedRealm, OrgSpec};
+use super::random::stream_rng;
+use super::record::{self, OrgRecord, RealmRecord, RotationRecord, ServiceRecord};
+use super::{BlockSink, GeneratedOrg, GeneratedRealm, GeneratedService, OrgSpec};
+use crate::parsec::crypto::secretbox;
 
 mod bulk;
 
-use bulk::{copy_blocks, copy_vlobs, link_vlob_updates};
+use bulk::{link_vlob_updates, Bulk};
 
 /// RNG streams (see `random::stream_rng`); the planner uses 1.
 const CERTIFICATE_STREAM: u64 = 2;
-const VLOB_STREAM: u64 = 3;
-const BLOCK_STREAM: u64 = 4;
-const CLOCK_STREAM: u64 = 5;
-
-/// Encrypted manifest sizes: most are small, a few reach a few KiB.
-const VLOB_MIN_SIZE: usize = 200;
-const VLOB_MAX_SIZE: usize = 4096;
-/// Probability that a vlob write creates a new vlob rather than updating an existing one.
-const NEW_VLOB_PROBABILITY: f64 = 0.3;
-
-const USER_ACCESS_SIZE: usize = 108;
-/// Sequester accesses are RSA-OAEP hybrid ciphertexts with an algorithm prefix.
-const SEQUESTER_ACCESS_PREFIX: &[u8] = b"RSAES-OAEP-SHA256-XSALSA20-POLY1305:";
-const SEQUESTER_ACCESS_SIZE: usize = 264;
-const KEY_CANARY_SIZE: usize = 40;
-/// A keys bundle holds every key so far: it grows with the key index.
-const KEYS_BUNDLE_BASE_SIZE: usize = 120;
-const KEYS_BUNDLE_SIZE_PER_KEY: usize = 48;
 
 pub(crate) async fn write(
     client: &Client,
     spec: &OrgSpec,
     plan: &Plan,
+    import: Option<&Import>,
     sink: &mut BlockSink<'_>,
 ) -> Result<GeneratedOrg> {
     let mut events = EventWriter {
@@ -66,17 +51,37 @@ pub(crate) async fn write(
             ..Topics::default()
         },
         windows: Vec::new(),
+        names: vec![Vec::new(); plan.realms.len()],
+        rotations: vec![Vec::new(); plan.realms.len()],
     };
     for event in &plan.events {
         events.write(event).await?;
     }
     events.write_topics().await?;
-    let EventWriter { ids, windows, .. } = events;
+    let EventWriter {
+        ids,
+        windows,
+        certificates,
+        names,
+        rotations,
+        ..
+    } = events;
 
     let realm_ids = ids.realm_ids()?;
-    let vlob_stats = copy_vlobs(client, spec, plan, &ids, &windows).await?;
+    let bulk = Bulk {
+        spec,
+        plan,
+        ids: &ids,
+        windows: &windows,
+        import,
+        certificates: &certificates,
+    };
+    let (block_stats, blocks) = bulk.copy_blocks(client, sink).await?;
+    let mut vlob_records = spec.record.then(|| vec![Vec::new(); plan.realms.len()]);
+    let vlob_stats = bulk
+        .copy_vlobs(client, &blocks, vlob_records.as_mut())
+        .await?;
     link_vlob_updates(client, &realm_ids).await?;
-    let block_stats = copy_blocks(client, spec, &ids, &windows, sink).await?;
 
     let realms = plan
         .realms
@@ -94,6 +99,47 @@ pub(crate) async fn write(
             block_bytes: block_stats[index].bytes,
         })
         .collect();
+    let services = plan
+        .services
+        .iter()
+        .enumerate()
+        .map(|(index, service)| {
+            Ok(GeneratedService {
+                service_id: service.service_id,
+                label: service.label.clone(),
+                created_on: service.created_on,
+                revoked_on: service.revoked_on,
+                key: certificates.keyring.service(service.service_id)?.clone(),
+                readable: readable_keys(plan, index),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let record = vlob_records.map(|vlobs| OrgRecord {
+        organization: spec.organization_id.clone(),
+        services: services
+            .iter()
+            .map(|service| ServiceRecord {
+                service_id: service.service_id.simple().to_string(),
+                label: service.label.clone(),
+                created_on: record::timestamp(service.created_on),
+                revoked_on: service.revoked_on.map(record::timestamp),
+                key_file: None,
+            })
+            .collect(),
+        realms: plan
+            .realms
+            .iter()
+            .zip(vlobs)
+            .zip(rotations)
+            .zip(names)
+            .map(|(((realm, vlobs), rotations), names)| RealmRecord {
+                realm_id: realm.realm_id.simple().to_string(),
+                name: names.last().cloned().unwrap_or_default(),
+                rotations,
+                vlobs,
+            })
+            .collect(),
+    });
     Ok(GeneratedOrg {
         organization_id: spec.organization_id.clone(),
         internal_id: ids.organization()?,
@@ -102,6 +148,8 @@ pub(crate) async fn write(
         realms,
         end: plan.end,
         blocks: Vec::new(),
+        services,
+        record,
     })
 }
 
@@ -314,6 +362,10 @@ struct EventWriter<'a> {
     topics: Topics,
     /// Activity windows, in timeline order, for the vlob and block passes.
     windows: Vec<Window>,
+    /// Per realm, its names so far (the last one is current).
+    names: Vec<Vec<String>>,
+    /// Per realm, its key rotations so far (for the record).
+    rotations: Vec<Vec<RotationRecord>>,
 }
 
 impl EventWriter<'_> {
@@ -392,7 +444,7 @@ impl EventWriter<'_> {
     }
 
     async fn bootstrap(&mut self, at: Ts) -> Result<()> {
-        let token = hex(&self.certificates.bytes(16));
+        let token = record::hex(&self.certificates.bytes(16));
         let root_verify_key = self.certificates.root_verify_key();
         let (authority_certificate, authority_key) = if self.spec.sequestered {
             let (certificate, key) = self.certificates.sequester_authority(at)?;
@@ -451,7 +503,7 @@ impl EventWriter<'_> {
             .map(|device| self.ids.device(device))
             .transpose()?;
         let profile = plan_user.initial_profile.as_str();
-        let public_key = self.certificates.bytes(32);
+        let public_key = self.certificates.new_user_key(plan_user.user_id);
         let handle = (human.email.as_str(), human.label.as_str());
         let certificate = self.certificates.user(
             author,
@@ -580,7 +632,7 @@ impl EventWriter<'_> {
     async fn new_service(&mut self, at: Ts, service: usize) -> Result<()> {
         let plan_service = &self.plan.services[service];
         debug_assert_eq!(plan_service.created_on, at, "service certificate timestamp");
-        let key = self.certificates.rsa_public_key_der()?;
+        let key = self.certificates.new_service_key(plan_service.service_id)?;
         let certificate = self.certificates.sequester_service(
             at,
             plan_service.service_id,
@@ -666,7 +718,10 @@ impl EventWriter<'_> {
             .context("writing a realm role")?;
         if let Some(key_index) = access_key_index {
             let bundle = self.ids.keys_bundle(realm, key_index)?;
-            let access = self.certificates.bytes(USER_ACCESS_SIZE);
+            let access = self
+                .certificates
+                .keyring
+                .user_access(realm_id, key_index, user_id)?;
             self.execute(
                 &self.statements.user_access,
                 &[&realm_row, &user_row, &bundle, &access, &Some(role_row)],
@@ -688,9 +743,9 @@ impl EventWriter<'_> {
         services: &[usize],
     ) -> Result<()> {
         let realm_id = self.plan.realms[realm].realm_id;
-        let canary = self.certificates.bytes(KEY_CANARY_SIZE);
-        let bundle_size = KEYS_BUNDLE_BASE_SIZE + KEYS_BUNDLE_SIZE_PER_KEY * key_index as usize;
-        let keys_bundle = self.certificates.bytes(bundle_size);
+        let author = self.device_uuid(by);
+        let rotation = self.certificates.rotate(realm_id, key_index, author, at)?;
+        let (canary, keys_bundle) = (rotation.canary, rotation.keys_bundle);
         let certificate = self.certificates.realm_key_rotation(
             self.device_uuid(by),
             at,
@@ -720,7 +775,11 @@ impl EventWriter<'_> {
         let no_sharing: Option<i32> = None;
         for user in users {
             let user_row = self.ids.user(*user)?;
-            let access = self.certificates.bytes(USER_ACCESS_SIZE);
+            let user_id = self.plan.users[*user].user_id;
+            let access = self
+                .certificates
+                .keyring
+                .user_access(realm_id, key_index, user_id)?;
             self.execute(
                 &self.statements.user_access,
                 &[&realm_row, &user_row, &bundle, &access, &no_sharing],
@@ -730,11 +789,11 @@ impl EventWriter<'_> {
         }
         for service in services {
             let service_row = self.ids.service(*service)?;
-            let mut access = SEQUESTER_ACCESS_PREFIX.to_vec();
-            access.extend(
-                self.certificates
-                    .bytes(SEQUESTER_ACCESS_SIZE - access.len()),
-            );
+            let service_id = self.plan.services[*service].service_id;
+            let access = self
+                .certificates
+                .keyring
+                .sequester_access(realm_id, key_index, service_id)?;
             self.execute(
                 &self.statements.sequester_access,
                 &[&service_row, &bundle, &access, &realm_row],
@@ -742,14 +801,26 @@ impl EventWriter<'_> {
             .await
             .context("writing a sequester keys bundle access")?;
         }
+        self.rotations[realm].push(RotationRecord {
+            key_index,
+            timestamp: record::timestamp(at),
+            services: services
+                .iter()
+                .map(|s| self.plan.services[*s].service_id.simple().to_string())
+                .collect(),
+        });
         self.touch_realm_topic(realm, at);
         Ok(())
     }
 
     async fn rename(&mut self, at: Ts, realm: RealmIdx, key_index: u32, by: usize) -> Result<()> {
         let realm_id = self.plan.realms[realm].realm_id;
-        let name_len = 40 + (at.timestamp_subsec_micros() % 24) as usize;
-        let encrypted_name = self.certificates.bytes(name_len);
+        let name = realm_name(realm, self.names[realm].len());
+        let encrypted_name = self
+            .certificates
+            .keyring
+            .encrypt_name(realm_id, key_index, &name)?;
+        self.names[realm].push(name);
         let certificate = self.certificates.realm_name(
             self.device_uuid(by),
             at,
@@ -819,6 +890,26 @@ impl EventWriter<'_> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+/// Per realm, the highest key index service `service` can read: that of the last keys
+/// bundle it got an access to, which holds every earlier key (reference §3.7).
+fn readable_keys(plan: &Plan, service: usize) -> Vec<(Uuid, u32)> {
+    let mut readable: Vec<(Uuid, u32)> = Vec::new();
+    for event in &plan.events {
+        if let Event::KeyRotation {
+            realm,
+            key_index,
+            services,
+            ..
+        } = event
+        {
+            if services.contains(&service) {
+                let realm_id = plan.realms[*realm].realm_id;
+                match readable.iter_mut().find(|(id, _)| *id == realm_id) {
+                    Some(entry) => entry.1 = entry.1.max(*key_index),
+                    None => readable.push((realm_id, *key_index)),
+                }
+            }
+        }
+    }
+    readable
 }
