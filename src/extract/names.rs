@@ -91,6 +91,21 @@ pub fn unescape(escaped: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A path as written in the tables (`--list`, `history.tsv`): `%`, `|` (the separator of
+/// several paths) and control characters (tabs, line breaks) become `%XX`, so that one
+/// line stays one entry.
+pub fn table_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '%' || c == '|' || c.is_control() {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn fold(name: &str) -> String {
     name.nfc()
         .collect::<String>()
@@ -147,6 +162,12 @@ mod tests {
             assert_eq!(escape(name), escaped, "{name}");
             assert_eq!(unescape(escaped).as_deref(), Some(name));
         }
+    }
+
+    #[test]
+    fn table_paths_stay_on_one_line() {
+        assert_eq!(table_path("/tab\tname|x%"), "/tab%09name%7Cx%25");
+        assert_eq!(table_path("/a:b"), "/a:b");
     }
 
     #[test]

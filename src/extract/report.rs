@@ -112,7 +112,12 @@ impl Entry {
         if self.paths.is_empty() {
             "-".into()
         } else {
-            self.paths.join("|")
+            let escaped: Vec<String> = self
+                .paths
+                .iter()
+                .map(|p| super::names::table_path(p))
+                .collect();
+            escaped.join("|")
         }
     }
 

@@ -14,6 +14,8 @@ mod export_resume;
 mod export_s3;
 mod export_swift;
 mod extract_fixture;
+mod extract_generated;
+mod extract_record;
 mod extract_resume;
 mod extract_safety;
 mod extract_support;
