@@ -160,7 +160,7 @@ impl Realm {
         out
     }
 
-    /// `path	type	size	sha256` lines of the tree at `t`, sorted.
+    /// The (path, type, size, sha256) lines of the tree at `t`, tab-separated, sorted.
     pub fn tree(&self, t: i64, keys: &BTreeSet<u64>) -> Vec<String> {
         let mut lines: Vec<String> = self
             .resolve(t, keys)
@@ -235,7 +235,7 @@ impl Realm {
     }
 }
 
-/// `type	size	sha256` of one version (a folder's size is its number of children).
+/// The (type, size, sha256) of one version, tab-separated (a folder's size is its number of children).
 fn describe(v: &Version, readable: bool) -> String {
     if !readable {
         return "error\t-\t-".into();
