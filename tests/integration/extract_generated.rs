@@ -7,25 +7,13 @@ use std::path::Path;
 
 use crate::extract_record::realms;
 use crate::extract_support::tree;
-use crate::harness::{export_cmd, run, tool, TestDb};
+use crate::harness::{export_cmd, run, TestDb};
 
+/// `testbed populate --sequestered` (two realms, small blocks) with `--keys-dir`.
 fn populate(url: &str, org: &str, keys: &Path) {
-    let mut cmd = tool();
-    cmd.args(["testbed", "populate", "--create-schema", "--sequestered"])
-        .args(["--sequester-key-bits", "1024", "--organization", org])
-        .args(["--vlobs-per-realm", "40", "--blocks-per-realm", "12"])
-        .args([
-            "--block-size-min",
-            "1KiB",
-            "--block-size-max",
-            "8KiB",
-            "--realms",
-            "2",
-        ])
-        .arg("--keys-dir")
-        .arg(keys)
-        .env("PARSEC_DB", url);
-    run(&mut cmd).ok();
+    let keys = keys.to_str().expect("UTF-8 path");
+    let extra = ["--create-schema", "--organization", org, "--keys-dir", keys];
+    crate::generated_history::populate(url, &extra).ok();
 }
 
 fn snapshot(file: &Path) -> i64 {
