@@ -2,7 +2,8 @@
 # The demo: on a fresh machine, install what is missing, build, start a throwaway PostgreSQL
 # (and a throwaway Garage S3 store when Garage is installed, or DEMO_S3=1), fill it with a
 # generated organization, show `realms` and `human-accesses`, export a realm with progress,
-# interrupt a second export halfway and resume it, verify both files, then stop the servers.
+# interrupt a second export halfway and resume it, verify both files, extract the first with a
+# sequester service key and compare the files with the generator's record, then stop the servers.
 # The exports are left in ./demo-output/<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,7 @@ export PARSEC_BLOCKSTORE="$BLOCKSTORE"
 bold "Generating a sequestered organization (users, realms, vlobs, blocks)…"
 "$BIN" testbed populate --create-schema --organization DemoOrg --sequestered \
     --realms 3 --vlobs-per-realm 400 --blocks-per-realm 1200 --block-size-min 64KiB --block-size-max 512KiB \
-    -b "$BLOCKSTORE" | tee "$WORK/populate.txt"
+    -b "$BLOCKSTORE" --keys-dir "$WORK/keys" | tee "$WORK/populate.txt"
 REALM1=$(awk '/realm /{print $2}' "$WORK/populate.txt" | sed -n 1p)
 REALM2=$(awk '/realm /{print $2}' "$WORK/populate.txt" | sed -n 2p)
 
@@ -75,6 +76,32 @@ bold "Verifying the interrupted-and-resumed export against its source, every blo
 "$BIN" verify --digest --against-db --all-blocks "$FILE2"
 bold "Verifying the other export"
 "$BIN" verify "$OUT"/parsec-export-*.sqlite | tail -n 4
+
+bold "Extracting realm $REALM1's files with a sequester service's key (no Parsec client)"
+RECORD="$WORK/keys/DemoOrg/record.json"
+KEY=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["services"][-1]["key_file"])' "$RECORD")
+set +e
+"$BIN" extract "$OUT"/parsec-export-*.sqlite --key "$WORK/keys/DemoOrg/$KEY" "$WORK/extracted" | tail -n 4
+CODE=$?
+set -e
+echo "(exit code $CODE: 0 complete, 3 partial)"
+bold "Comparing the extracted files with what the generator recorded"
+python3 - "$RECORD" "$WORK/extracted" "$REALM1" <<'PY'
+import hashlib, json, sys
+record, out, realm = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+report = json.load(open(out + "/report.json"))
+versions = {(v["vlob_id"], x["version"]): x for r in record["realms"] if r["realm_id"] == realm
+            for v in r["vlobs"] for x in v["versions"]}
+checked = 0
+for e in report["entries"]:
+    if e["type"] != "file" or not e.get("written"):
+        continue
+    expected = versions[(e["vlob_id"], e["version"])]["sha256"]
+    data = open(out + "/" + e["written"], "rb").read()
+    assert hashlib.sha256(data).hexdigest() == expected == e["sha256"], e["paths"]
+    checked += 1
+print(f"{checked} files equal the generator's record; {len(report['failures'])} failure(s) reported")
+PY
 
 bold "Done in $(( $(date +%s) - START )) s after the build. The exports are in $OUT:"
 ls -l "$OUT"

@@ -52,6 +52,10 @@ pub enum Command {
     /// with its source and print its digest.
     Verify(VerifyArgs),
 
+    /// Turn an export file into the workspace's files (at a time, or every version), with a
+    /// sequester service's private key, checking every signature; writes a report.
+    Extract(ExtractArgs),
+
     /// Generate Parsec data in a staging database, to rehearse an export.
     #[command(subcommand)]
     Testbed(crate::commands::testbed::TestbedCommand),
@@ -277,6 +281,68 @@ pub struct VerifyArgs {
     /// With --against-db: concurrent block reads.
     #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
     pub jobs: usize,
+
+    /// With --key: also decrypt and check every version with this sequester service key
+    /// (nothing written; report as `extract --history --list`).
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The sequester service's private key (`extract`, `verify --key`).
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The sequester service's RSA private key: PKCS#8 PEM (encrypted or not), PKCS#1 PEM
+    /// or PKCS#8 DER. An encrypted key's passphrase comes from --key-passphrase-file, else
+    /// PARSEC_SEQUESTER_KEY_PASSPHRASE, else a prompt on a terminal.
+    #[arg(long, value_name = "KEY_FILE")]
+    pub key: Option<PathBuf>,
+
+    /// File holding the key's passphrase (its first line break ends it).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub key_passphrase_file: Option<PathBuf>,
+
+    /// The service's ID (32 hex digits): checked against the key, which finds it anyway.
+    #[arg(long, value_name = "ID", requires = "key")]
+    pub service_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The export file (opened read-only and immutable: never modified).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Where to write: a new or empty directory (or an interrupted extraction of the same
+    /// file and options, which is continued).
+    #[arg(value_name = "OUTPUT_DIR", required_unless_present = "list")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// The time of the tree to extract (RFC 3339) [default: the export's snapshot].
+    #[arg(long, value_name = "TIMESTAMP", conflicts_with = "history")]
+    pub at: Option<String>,
+
+    /// Every version of every file and folder, with its path(s) at that time.
+    #[arg(long)]
+    pub history: bool,
+
+    /// Print the entries (and check everything) without writing any file.
+    #[arg(long, conflicts_with = "output")]
+    pub list: bool,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Threads decrypting blocks [default: the number of CPUs].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// No progress display.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 impl Command {
@@ -289,6 +355,7 @@ impl Command {
             Command::Realms(args) => Some(&args.report.db),
 
             Command::Verify(args) => args.db.as_deref(),
+            Command::Extract(_) => None,
             Command::Testbed(crate::commands::testbed::TestbedCommand::Populate(args)) => {
                 Some(&args.db)
             }
@@ -303,7 +370,7 @@ impl Command {
                 &args.blockstore
             }
             Command::Verify(args) => &args.blockstore,
-            Command::HumanAccesses(_) | Command::Realms(_) => &[],
+            Command::HumanAccesses(_) | Command::Realms(_) | Command::Extract(_) => &[],
         }
     }
 }

@@ -68,6 +68,19 @@ pub enum Error {
     #[error("{path} differs from the database: {differences} difference(s), listed above")]
     VerifyDiffers { path: PathBuf, differences: usize },
 
+    #[error("{path}: {reason}")]
+    ExtractInput { path: PathBuf, reason: String },
+    #[error("{0}")]
+    ExtractKey(String),
+    #[error("{0}")]
+    ExtractTime(String),
+    #[error("OUTPUT_DIR {path} {reason}")]
+    ExtractOutput { path: PathBuf, reason: String },
+    #[error("{0}")]
+    ExtractNothingReadable(String),
+    #[error("partial result: {failures} check(s) failed or entries could not be read, listed in the report{where_}")]
+    ExtractPartial { failures: usize, where_: String },
+
     #[error("interrupted by {signal}")]
     Interrupted { signal: &'static str, code: i32 },
 
@@ -102,6 +115,12 @@ impl Error {
             Error::VerifyFailed { .. } => 50,
             Error::VerifyDiffers { .. } => 51,
             Error::VerifyInput { .. } => 52,
+            Error::ExtractPartial { .. } => 3,
+            Error::ExtractInput { .. } => 60,
+            Error::ExtractKey(_) => 61,
+            Error::ExtractTime(_) => 62,
+            Error::ExtractOutput { .. } => 63,
+            Error::ExtractNothingReadable(_) => 64,
             Error::Interrupted { code, .. } => *code,
         }
     }

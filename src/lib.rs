@@ -7,6 +7,7 @@ pub mod commands;
 pub mod db;
 pub mod error;
 pub mod export;
+pub mod extract;
 pub mod format;
 pub mod ids;
 pub mod parsec;

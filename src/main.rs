@@ -30,6 +30,7 @@ fn main() {
             Command::HumanAccesses(args) => commands::human_accesses::run(args).await,
             Command::Realms(args) => commands::realms::run(args).await,
             Command::Verify(args) => commands::verify::run(args).await,
+            Command::Extract(args) => commands::extract::run(args).await,
             Command::Testbed(command) => commands::testbed::run(command).await,
         }
     });

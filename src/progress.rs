@@ -87,7 +87,11 @@ impl Progress {
     }
 
     pub fn step(&self, index: u8, label: &str, total: u64, unit: Unit) -> Step {
-        let title = format!("{index}/4 {label}");
+        self.task(format!("{index}/4 {label}"), total, unit)
+    }
+
+    /// A bar titled `title` (commands other than export have no numbered steps).
+    pub fn task(&self, title: String, total: u64, unit: Unit) -> Step {
         let bar = (self.mode == Mode::Bars).then(|| {
             let template = match unit {
                 Unit::Bytes => "{prefix:.bold} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",

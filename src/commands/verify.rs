@@ -7,6 +7,7 @@ use crate::blockstore::parse_blockstore_configs;
 use crate::cli::VerifyArgs;
 use crate::db::DbTarget;
 use crate::error::{Error, Result};
+use crate::extract;
 use crate::verify::{self, BlockSample, Options, SourceRequest};
 
 pub async fn run(args: VerifyArgs) -> Result<()> {
@@ -25,13 +26,27 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
         session.compare_with_source(request).await?;
     }
     let report = session.finish();
+    // --key: decrypt and check every version too (nothing written), after the file's checks.
+    let decrypted = decrypt_with_key(&args, report.problems.is_empty())?;
     let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&report)
+        let value = match &decrypted {
+            Some(d) => serde_json::json!({ "verify": &report, "decrypt": d }),
+            None => serde_json::to_value(&report)
+                .map_err(|e| Error::Internal(format!("cannot encode the report as JSON: {e}")))?,
+        };
+        let mut json = serde_json::to_string_pretty(&value)
             .map_err(|e| Error::Internal(format!("cannot encode the report as JSON: {e}")))?;
         json.push('\n');
         json
     } else {
-        verify::text::render(&report)
+        let mut text = verify::text::render(&report);
+        if let Some(d) = &decrypted {
+            text.push_str(
+                "\nDecryption with the sequester service key (every version, nothing written):\n",
+            );
+            text.push_str(&d.text());
+        }
+        text
     };
     // A closed stdout (`| head`) must not hide the exit code.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -42,12 +57,45 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
         });
     }
     match &report.against_db {
-        Some(a) if !a.ok => Err(Error::VerifyDiffers {
-            path: args.file,
-            differences: a.differences.len(),
-        }),
-        _ => Ok(()),
+        Some(a) if !a.ok => {
+            return Err(Error::VerifyDiffers {
+                path: args.file,
+                differences: a.differences.len(),
+            })
+        }
+        _ => {}
     }
+    match &decrypted {
+        Some(d) => crate::commands::extract::partial(d, None),
+        None => Ok(()),
+    }
+}
+
+/// `verify --key`: `extract --history` without output, when the file itself passed.
+fn decrypt_with_key(args: &VerifyArgs, file_ok: bool) -> Result<Option<extract::Report>> {
+    let (key, passphrase_file, service_id) = crate::commands::extract::key_options(&args.key)?;
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    if !file_ok {
+        crate::progress::stderr_line(
+            "Not decrypted with --key: the file itself has problems (listed above)",
+        );
+        return Ok(None);
+    }
+    let opts = extract::Options {
+        file: args.file.clone(),
+        key,
+        passphrase_file,
+        service_id,
+        at: None,
+        history: true,
+        output: None,
+        jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        quiet: true,
+    };
+    let outcome = tokio::task::block_in_place(|| extract::run(&opts))?;
+    Ok(Some(outcome.report))
 }
 
 fn source_request(args: &VerifyArgs) -> Result<SourceRequest> {

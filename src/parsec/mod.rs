@@ -5,6 +5,7 @@
 //! `testbed` and the coming `extract`). No decode path panics, whatever the input.
 
 pub mod certificates;
+pub mod chain;
 pub mod crypto;
 pub mod entry_name;
 pub mod error;

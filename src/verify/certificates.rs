@@ -1,6 +1,6 @@
 //! Certificates, decoded by `crate::parsec` (reference §10): each table holds its own kinds,
 //! in timestamp order, none after the snapshot, realm certificates of the file's realm, each
-//! signed by a signer the chain knows (`signatures`); and every vlob and block author is a
+//! signed by a signer the chain knows (`crate::parsec::chain`); and every vlob and block author is a
 //! device the common certificates certify.
 
 use std::collections::{BTreeSet, HashSet};
@@ -12,9 +12,9 @@ use uuid::Uuid;
 use super::info::FileInfo;
 use super::report::{examples, Findings, Tally};
 use super::rows::EXAMPLES;
-use super::signatures::{Chain, Rejection};
 use crate::ids::format_timestamp;
 use crate::parsec::certificates::Certificate;
+use crate::parsec::chain::{Chain, Rejection};
 
 const COMMON: &[&str] = &[
     "user_certificate",

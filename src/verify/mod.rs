@@ -8,7 +8,6 @@ mod info;
 mod keys;
 pub mod report;
 mod rows;
-mod signatures;
 mod source_blocks;
 mod source_certificates;
 mod structure;

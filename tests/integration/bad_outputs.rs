@@ -197,10 +197,10 @@ async fn realm_without_blocks(db: &crate::harness::TestDb, url: &str, work: &Pat
 }
 
 /// A tmpfs mounted on a directory for the test, unmounted when dropped.
-struct Mount(PathBuf);
+pub struct Mount(PathBuf);
 
 impl Mount {
-    fn tmpfs(dir: &Path, options: &str) -> Option<Mount> {
+    pub fn tmpfs(dir: &Path, options: &str) -> Option<Mount> {
         std::fs::create_dir_all(dir).unwrap();
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", options, "tmpfs"])
@@ -216,7 +216,7 @@ impl Mount {
         ok.then(|| Mount(dir.to_owned()))
     }
 
-    fn remount(&self, options: &str) {
+    pub fn remount(&self, options: &str) {
         let status = Command::new("mount")
             .args(["-o", &format!("remount,{options}")])
             .arg(&self.0)

@@ -165,7 +165,7 @@ async fn a_generated_sequestered_org_keeps_every_invariant_and_matches_its_recor
     }
 }
 
-fn populate(url: &str, extra: &[&str]) -> crate::harness::Run {
+pub fn populate(url: &str, extra: &[&str]) -> crate::harness::Run {
     let mut cmd = tool();
     cmd.args([
         "testbed",

@@ -1,0 +1,393 @@
+//! The content phase: blocks fetched and decrypted by worker threads (each with its own
+//! read-only connection), written in file order by one writer, streamed to a temporary file
+//! then renamed. Memory is bounded: at most `window` blocks are in flight (each at most
+//! `MAX_BLOCK` bytes, Parsec's blocks are 512 KiB), never a whole file.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+
+use super::failure::Failure;
+use super::keys::RealmKeys;
+use super::source;
+use crate::ids::Micros;
+use crate::parsec::manifests::{BlockAccess, FileManifest};
+use crate::parsec::DataError;
+
+/// Blocks above this size are refused rather than held in memory (hostile manifests).
+pub const MAX_BLOCK: u64 = 64 * 1024 * 1024;
+
+/// Where a file goes: a temporary name, renamed to `good` or, when a block failed, to
+/// `damaged` (holes where blocks failed).
+pub struct Target {
+    /// OUTPUT_DIR: folders are created below it only.
+    pub root: PathBuf,
+    pub tmp: PathBuf,
+    pub good: PathBuf,
+    pub damaged: PathBuf,
+    pub mtime: Option<Micros>,
+}
+
+pub struct FileJob {
+    pub manifest: Arc<FileManifest>,
+    pub vlob: uuid::Uuid,
+    pub version: u32,
+    /// `None`: only hash (`--list`, `verify --key`).
+    pub target: Option<Target>,
+}
+
+#[derive(Debug, Default)]
+pub struct FileResult {
+    /// SHA-256 of the content, when every block was good.
+    pub sha256: Option<String>,
+    pub failures: Vec<Failure>,
+    /// Where it was written (good or damaged path).
+    pub written: Option<PathBuf>,
+}
+
+struct BlockJob {
+    access: BlockAccess,
+    reply: SyncSender<Result<Vec<u8>, (&'static str, String)>>,
+}
+
+pub struct Pool {
+    jobs: Option<mpsc::Sender<BlockJob>>,
+    handles: Vec<JoinHandle<()>>,
+    pub window: usize,
+}
+
+impl Pool {
+    pub fn start(path: &Path, keys: &RealmKeys, threads: usize) -> crate::error::Result<Pool> {
+        let (tx, rx) = mpsc::channel::<BlockJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        let keys = Arc::new((keys.keys.clone(), keys.latest_key_index));
+        let mut handles = Vec::new();
+        for _ in 0..threads.max(1) {
+            let conn = source::connect(path)?;
+            let rx = rx.clone();
+            let keys = keys.clone();
+            handles.push(std::thread::spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let result = fetch(&conn, &keys.0, keys.1, &job.access);
+                let _ = job.reply.send(result);
+            }));
+        }
+        Ok(Pool {
+            jobs: Some(tx),
+            handles,
+            window: threads.max(1) * 4,
+        })
+    }
+
+    fn submit(&self, access: BlockAccess) -> Receiver<Result<Vec<u8>, (&'static str, String)>> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(BlockJob { access, reply });
+        }
+        rx
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs.take();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn fetch(
+    conn: &rusqlite::Connection,
+    keys: &BTreeMap<u64, [u8; 32]>,
+    latest: u64,
+    access: &BlockAccess,
+) -> Result<Vec<u8>, (&'static str, String)> {
+    if access.size > MAX_BLOCK {
+        return Err((
+            "block_too_large",
+            format!(
+                "a block of {} bytes: above the {MAX_BLOCK} bytes this tool holds in memory",
+                access.size
+            ),
+        ));
+    }
+    let row = source::block(conn, access.id)
+        .map_err(|e| ("block_missing", format!("cannot read the block row: {e}")))?
+        .ok_or((
+            "block_missing",
+            "no `block` row for it in the export".to_owned(),
+        ))?;
+    let data = row.data.ok_or((
+        "block_no_data",
+        "its `block` row has no `block_data`".to_owned(),
+    ))?;
+    let key = keys.get(&row.key_index).ok_or_else(|| {
+        if row.key_index == 0 || row.key_index > latest {
+            (
+                "key_index_unknown",
+                format!(
+                    "key index {} has no key rotation certificate",
+                    row.key_index
+                ),
+            )
+        } else {
+            (
+                "key_not_opened",
+                format!(
+                    "encrypted with key index {}, which this service's key cannot open",
+                    row.key_index
+                ),
+            )
+        }
+    })?;
+    access.open(&data, key).map_err(|e| match e {
+        DataError::Mismatch {
+            field: "block size",
+            ..
+        } => ("block_size", e.to_string()),
+        DataError::Mismatch { .. } => ("block_digest", e.to_string()),
+        _ => ("block_cannot_decrypt", e.to_string()),
+    })
+}
+
+/// Writes (or hashes) a file sequentially; gaps are holes (zeros).
+struct Writer {
+    file: Option<File>,
+    hasher: Sha256,
+    pos: u64,
+}
+
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+impl Writer {
+    fn zeros_to(&mut self, to: u64) -> std::io::Result<()> {
+        if to <= self.pos {
+            return Ok(());
+        }
+        let mut left = to - self.pos;
+        while left > 0 {
+            let n = left.min(ZEROS.len() as u64) as usize;
+            self.hasher.update(&ZEROS[..n]);
+            left -= n as u64;
+        }
+        if let Some(f) = &mut self.file {
+            f.seek(SeekFrom::Start(to))?;
+        }
+        self.pos = to;
+        Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.zeros_to(offset)?;
+        self.hasher.update(data);
+        if let Some(f) = &mut self.file {
+            f.write_all(data)?;
+        }
+        self.pos += data.len() as u64;
+        Ok(())
+    }
+}
+
+/// Runs the files through the pool, in order; `on_done` gets each file's result.
+pub fn run(
+    pool: &Pool,
+    files: Vec<FileJob>,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<Vec<FileResult>> {
+    let mut results: Vec<FileResult> = (0..files.len()).map(|_| FileResult::default()).collect();
+    // In-flight blocks: (file, block index, reply).
+    type Reply = Receiver<Result<Vec<u8>, (&'static str, String)>>;
+    let mut flight: VecDeque<(usize, usize, Reply)> = VecDeque::new();
+    let mut writers: BTreeMap<usize, Writer> = BTreeMap::new();
+    let mut done_bytes = 0u64;
+    let open = |job: &FileJob| -> std::io::Result<Writer> {
+        let file = match &job.target {
+            Some(t) => Some(create_private(&t.tmp)?),
+            None => None,
+        };
+        Ok(Writer {
+            file,
+            hasher: Sha256::new(),
+            pos: 0,
+        })
+    };
+    let mut next_to_finish = 0usize;
+    let mut finish_ready = |upto: usize,
+                            writers: &mut BTreeMap<usize, Writer>,
+                            results: &mut Vec<FileResult>,
+                            files: &Vec<FileJob>|
+     -> std::io::Result<()> {
+        while next_to_finish < upto {
+            let i = next_to_finish;
+            let w = match writers.remove(&i) {
+                Some(w) => w,
+                None => open(&files[i])?,
+            };
+            finish(&files[i], w, &mut results[i])?;
+            next_to_finish += 1;
+        }
+        Ok(())
+    };
+    for (fi, job) in files.iter().enumerate() {
+        for (bi, access) in job.manifest.blocks.iter().enumerate() {
+            while flight.len() >= pool.window {
+                let (f, b, rx) = flight.pop_front().unwrap_or_else(|| unreachable!());
+                finish_ready(f, &mut writers, &mut results, &files)?;
+                settle(&files, f, b, rx, &mut writers, &mut results, open)?;
+                done_bytes += files[f].manifest.blocks[b].size;
+                progress(done_bytes);
+            }
+            flight.push_back((fi, bi, pool.submit(access.clone())));
+        }
+    }
+    while let Some((f, b, rx)) = flight.pop_front() {
+        finish_ready(f, &mut writers, &mut results, &files)?;
+        settle(&files, f, b, rx, &mut writers, &mut results, open)?;
+        done_bytes += files[f].manifest.blocks[b].size;
+        progress(done_bytes);
+    }
+    finish_ready(files.len(), &mut writers, &mut results, &files)?;
+    Ok(results)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    files: &[FileJob],
+    f: usize,
+    b: usize,
+    rx: Receiver<Result<Vec<u8>, (&'static str, String)>>,
+    writers: &mut BTreeMap<usize, Writer>,
+    results: &mut [FileResult],
+    open: impl Fn(&FileJob) -> std::io::Result<Writer>,
+) -> std::io::Result<()> {
+    let w = match writers.entry(f) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => e.insert(open(&files[f])?),
+    };
+    let access = &files[f].manifest.blocks[b];
+    let result = rx
+        .recv()
+        .unwrap_or_else(|_| Err(("block_cannot_decrypt", "the worker stopped".into())));
+    match result {
+        Ok(data) => w.write_at(access.offset, &data)?,
+        Err((check, why)) => results[f].failures.push(Failure::vlob(
+            check,
+            files[f].vlob,
+            files[f].version,
+            format!(
+                "block {} (bytes {}..{}): {why}; that range is left as zeros",
+                access.id.simple(),
+                access.offset,
+                access.offset.saturating_add(access.size)
+            ),
+        )),
+    }
+    Ok(())
+}
+
+fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Result<()> {
+    w.zeros_to(job.manifest.size)?;
+    let digest: [u8; 32] = w.hasher.finalize().into();
+    if result.failures.is_empty() {
+        result.sha256 = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
+    }
+    if let (Some(mut file), Some(t)) = (w.file.take(), &job.target) {
+        file.set_len(job.manifest.size)?;
+        file.flush()?;
+        if let Some(m) = t.mtime {
+            file.set_modified(to_system_time(m))?;
+        }
+        file.sync_data()?;
+        drop(file);
+        let dest = if result.failures.is_empty() {
+            &t.good
+        } else {
+            &t.damaged
+        };
+        if let Some(parent) = dest.parent() {
+            super::output::create_dirs(&t.root, parent)?;
+        }
+        std::fs::rename(&t.tmp, dest)?;
+        result.written = Some(dest.clone());
+    }
+    Ok(())
+}
+
+pub fn to_system_time(us: Micros) -> std::time::SystemTime {
+    let epoch = std::time::UNIX_EPOCH;
+    if us >= 0 {
+        epoch + std::time::Duration::from_micros(us as u64)
+    } else {
+        epoch - std::time::Duration::from_micros(us.unsigned_abs())
+    }
+}
+
+/// A new file, mode 0600, never through a symlink.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Whether an already written file has the manifest's content (resume): its size, each
+/// block's digest, zeros elsewhere. Returns its SHA-256 when it does.
+pub fn check_existing(path: &Path, manifest: &FileManifest) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_file() || meta.len() != manifest.size {
+        return None;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let mut whole = Sha256::new();
+    let mut pos = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read_range = |len: u64, expect_zero: bool, block: Option<&mut Sha256>| -> Option<()> {
+        let mut left = len;
+        let mut block = block;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            file.read_exact(&mut buf[..n]).ok()?;
+            if expect_zero && buf[..n].iter().any(|b| *b != 0) {
+                return None;
+            }
+            whole.update(&buf[..n]);
+            if let Some(h) = block.as_deref_mut() {
+                h.update(&buf[..n]);
+            }
+            left -= n as u64;
+        }
+        Some(())
+    };
+    for b in &manifest.blocks {
+        read_range(b.offset.checked_sub(pos)?, true, None)?;
+        let mut h = Sha256::new();
+        read_range(b.size, false, Some(&mut h))?;
+        if <[u8; 32]>::from(h.finalize()) != b.digest {
+            return None;
+        }
+        pos = b.offset + b.size;
+    }
+    read_range(manifest.size.checked_sub(pos)?, true, None)?;
+    let digest: [u8; 32] = whole.finalize().into();
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,71 @@
+//! `--history`: every version of every vlob (reference §6.6), each with the path(s) it had
+//! while in force: the tree is resolved at every row timestamp up to the snapshot, and each
+//! version collects the paths it appears at. Files go to `history/<vlob id>/v<version>-<name>`.
+//!
+//! Cost: one tree resolution per distinct timestamp (manifests are decoded once, cached).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::names;
+use super::plan::{entry, PlanKind, Planned};
+use super::tree::{self, Decoder, Kind, Versions};
+use crate::ids::Micros;
+
+pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned> {
+    // sequential_id → paths, in order of first appearance.
+    let mut paths: HashMap<i64, Vec<String>> = HashMap::new();
+    for t in versions.timestamps(snapshot) {
+        let Some(nodes) = tree::resolve(dec, versions, t) else {
+            continue;
+        };
+        for n in nodes {
+            let p = paths.entry(n.row.sequential_id).or_default();
+            let path = n.path();
+            if !p.contains(&path) {
+                p.push(path);
+            }
+        }
+    }
+    let mut ids: Vec<_> = versions.by_vlob.keys().copied().collect();
+    ids.sort();
+    let mut out = Vec::new();
+    for id in ids {
+        for row in versions.by_vlob[&id]
+            .iter()
+            .filter(|r| r.timestamp <= snapshot)
+        {
+            let decoded = dec.decode(row);
+            let (kind, updated, failures) = tree::describe(&decoded);
+            let p = paths.remove(&row.sequential_id).unwrap_or_default();
+            let last_name = p
+                .first()
+                .and_then(|p| p.rsplit('/').next())
+                .filter(|n| !n.is_empty())
+                .map(names::escape);
+            let disk = match &last_name {
+                Some(n) => format!("{}/v{}-{n}", id.simple(), row.version),
+                None => format!("{}/v{}", id.simple(), row.version),
+            };
+            let plan_kind = match &kind {
+                Kind::File(f) => PlanKind::File(Arc::new((**f).clone())),
+                Kind::Folder { .. } => PlanKind::Folder,
+                Kind::Error => PlanKind::Other,
+            };
+            let path = p.join("|");
+            let failures = failures
+                .into_iter()
+                .map(|f| if path.is_empty() { f } else { f.at(&path) })
+                .collect();
+            out.push(Planned {
+                entry: entry(dec.org, p, row, &kind, failures),
+                kind: plan_kind,
+                disk,
+                escaped: false,
+                mtime: updated,
+                row_vlob: row.vlob_id,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,332 @@
+//! `extract`: a realm export plus a sequester service's private key give the workspace's
+//! files (at a time T, or every version), and a record of what was and was not readable
+//! (reference `parsec-extract-reference.md` §6–§8). Phases: keys (`keys`), the tree at T or
+//! every version (`tree`, `history`), a plan compared with what OUTPUT_DIR already holds
+//! (resume), the content (`content`, parallel), folder times, then the report.
+
+mod content;
+mod failure;
+mod history;
+mod keys;
+mod names;
+mod org;
+mod output;
+mod plan;
+mod report;
+mod source;
+mod tree;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+pub use failure::Failure;
+pub use keys::PASSPHRASE_ENV;
+pub use names::{escape, unescape};
+pub use report::{Report, HISTORY_HEADER, LIST_HEADER};
+
+use crate::error::{Error, Result};
+use crate::ids::{format_timestamp, Micros};
+use crate::progress::{Mode, Progress, Unit};
+use keys::RealmKeys;
+use org::Org;
+use report::{Escaped, ExportFacts, Readable, ServiceFacts};
+use source::Source;
+use tree::{Decoder, Versions};
+
+pub struct Options {
+    pub file: PathBuf,
+    pub key: PathBuf,
+    pub passphrase_file: Option<PathBuf>,
+    pub service_id: Option<Uuid>,
+    pub at: Option<Micros>,
+    pub history: bool,
+    /// `None`: nothing written (`--list`, `verify --key`).
+    pub output: Option<PathBuf>,
+    pub jobs: usize,
+    pub quiet: bool,
+}
+
+/// What the report says, and whether the run is complete.
+pub struct Outcome {
+    pub report: Report,
+}
+
+const CHECKS: &[&str] = &[
+    "certificate chain from the root key",
+    "sequester service certificates signed by the authority",
+    "keys bundle signature, realm, key count and author",
+    "each key against its rotation's canary",
+    "manifest signature, and id, version, author and timestamp equal to the row's",
+    "author is a certified device, not revoked, whose role could write at that time",
+    "versions increase with time",
+    "blocks present, size and SHA-256",
+];
+
+/// Runs an extraction (or a check without output). An `Err` is a fatal error; a partial
+/// result is an `Ok` whose report is not complete.
+pub fn run(opts: &Options) -> Result<Outcome> {
+    let source = Source::open(&opts.file)?;
+    let (bytes, sha) = file_sha256(&opts.file)?;
+    let digest = crate::format::digest::digest(&source.conn).ok();
+    let key = keys::load_private_key(&opts.key, opts.passphrase_file.as_deref())?;
+    let sqlite = |e: rusqlite::Error| Error::ExtractInput {
+        path: opts.file.clone(),
+        reason: format!("the file is damaged: {e}"),
+    };
+    let org = Org::load(&source).map_err(sqlite)?;
+    let service = keys::find_service(&org, &source.info.organization_id, &key, opts.service_id)?;
+    let realm_keys = keys::recover(&source, &org, service, &key).map_err(sqlite)?;
+    let (rows, bad_rows) = source.vlob_rows().map_err(sqlite)?;
+    let versions = Versions::new(rows, &bad_rows);
+    let info = &source.info;
+    let Some(lower) = versions
+        .by_vlob
+        .get(&info.realm_id)
+        .and_then(|r| r.iter().find(|r| r.version == 1))
+        .map(|r| r.timestamp)
+    else {
+        return Err(Error::ExtractTime(
+            "the export has no version 1 of the workspace manifest: it holds no history".into(),
+        ));
+    };
+    let t = opts.at.unwrap_or(info.snapshot);
+    if t > info.snapshot {
+        return Err(Error::ExtractTime(format!(
+            "--at {} is after the export's snapshot {}: the export does not hold that time",
+            format_timestamp(t),
+            format_timestamp(info.snapshot)
+        )));
+    }
+    if t < lower {
+        return Err(Error::ExtractTime(format!(
+            "no root manifest at {}: the workspace's first version is from {}; choose an --at from then on",
+            format_timestamp(t),
+            format_timestamp(lower)
+        )));
+    }
+    let readable = readable_range(&versions, &realm_keys, lower, info.snapshot);
+    let mut failures: Vec<Failure> = Vec::new();
+    failures.extend(org.failures.iter().cloned());
+    failures.extend(realm_keys.failures.iter().cloned());
+    failures.extend(versions.failures.iter().cloned());
+
+    let decoder = Decoder::new(&source, &org, &realm_keys);
+    let mode = if opts.history { "history" } else { "tree" };
+    let output = match &opts.output {
+        Some(dir) => Some(output::Output::prepare(
+            dir,
+            &output::State {
+                export_sha256: sha.clone(),
+                service_id: service.id.simple().to_string(),
+                mode: mode.into(),
+                at: if opts.history { info.snapshot } else { t },
+            },
+        )?),
+        None => None,
+    };
+    let progress = Progress::new(Mode::detect(opts.quiet));
+    let mut planned = if opts.history {
+        history::plan(&decoder, &versions, info.snapshot)
+    } else {
+        plan::plan_tree(&decoder, &versions, t)
+    };
+    let mut after_snapshot: Vec<String> = versions
+        .by_vlob
+        .values()
+        .flatten()
+        .filter(|r| r.timestamp > info.snapshot)
+        .map(|r| format!("{} v{}", r.vlob_id.simple(), r.version))
+        .collect();
+    after_snapshot.sort();
+
+    // Content: files of the plan, skipping those already written and checked (resume).
+    let (jobs, job_entries, dirs) = plan::jobs(&mut planned, output.as_ref(), opts.history)?;
+    let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
+    let step = progress.task("extract: content".into(), total, Unit::Bytes);
+    let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
+    let io_root = opts.output.clone().unwrap_or_default();
+    let results =
+        content::run(&pool, jobs, |done| step.set(done)).map_err(|e| out_io(&io_root, e))?;
+    drop(pool);
+    step.finish(total);
+    for (i, r) in job_entries.into_iter().zip(results) {
+        let p = &mut planned[i];
+        p.entry.sha256 = r.sha256;
+        if let (Some(w), Some(out)) = (&r.written, &output) {
+            p.entry.written = w
+                .strip_prefix(&out.root)
+                .ok()
+                .map(|r| r.display().to_string());
+        }
+        p.entry.failures.extend(r.failures);
+    }
+    if output.is_some() {
+        output::set_dir_times(dirs).map_err(|e| out_io(&io_root, e))?;
+    }
+
+    let mut names_escaped = Vec::new();
+    let mut entries = Vec::new();
+    for p in planned {
+        if p.escaped {
+            if let Some(w) = &p.entry.written {
+                names_escaped.push(Escaped {
+                    path: p.entry.paths.join("|"),
+                    written: w.clone(),
+                });
+            }
+        }
+        failures.extend(p.entry.failures.iter().cloned());
+        entries.push(p.entry);
+    }
+    let opened: Vec<u64> = realm_keys.keys.keys().copied().collect();
+    let not_opened: Vec<u64> = org
+        .rotations
+        .keys()
+        .copied()
+        .filter(|k| !realm_keys.keys.contains_key(k))
+        .collect();
+    let report = Report {
+        tool: format!("parsec-sequester {} extract", env!("CARGO_PKG_VERSION")),
+        export: ExportFacts {
+            path: opts.file.display().to_string(),
+            bytes,
+            sha256: sha,
+            digest,
+            digest_scheme: crate::format::digest::SCHEME,
+        },
+        organization: info.organization_id.clone(),
+        realm_id: info.realm_id.simple().to_string(),
+        realm_name: realm_name(&org, &realm_keys, t, &mut failures),
+        snapshot: format_timestamp(info.snapshot),
+        mode,
+        at: (!opts.history).then(|| format_timestamp(t)),
+        service: ServiceFacts {
+            id: service.id.simple().to_string(),
+            label: service.label.clone(),
+            created: format_timestamp(service.created),
+            revoked: service.revoked.map(format_timestamp),
+        },
+        key_indexes_opened: opened,
+        key_indexes_not_opened: not_opened,
+        bundles_opened: realm_keys.bundles_opened.clone(),
+        readable,
+        checks: CHECKS.to_vec(),
+        entries,
+        names_escaped,
+        after_snapshot,
+        complete: failures.is_empty(),
+        failures,
+        resumed: output.as_ref().is_some_and(|o| o.resumed),
+    };
+    if let Some(out) = &output {
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        out.write_file(&out.root.join("report.json"), &json)?;
+        out.write_file(&out.root.join("report.txt"), report.text().as_bytes())?;
+        if opts.history {
+            let mut tsv = String::from(report::HISTORY_HEADER);
+            tsv.push('\n');
+            for e in &report.entries {
+                tsv.push_str(&e.history_line());
+                tsv.push('\n');
+            }
+            out.write_file(&out.root.join("history.tsv"), tsv.as_bytes())?;
+        }
+        let _ = std::fs::remove_dir_all(out.tmp_dir());
+    }
+    if realm_keys.keys.is_empty() {
+        return Err(Error::ExtractNothingReadable(format!(
+            "service {} \"{}\" has no access to any key of realm {}: nothing is readable with this key. A service reads only the keys of rotations made while it was active (created {}{}); the realm's rotations are at {}{}",
+            service.id.simple(),
+            service.label,
+            info.realm_id.simple(),
+            format_timestamp(service.created),
+            service.revoked.map_or(String::new(), |r| format!(", revoked {}", format_timestamp(r))),
+            org.rotations.values().map(|r| format!("{} (key {})", format_timestamp(r.timestamp), r.key_index)).collect::<Vec<_>>().join(", "),
+            match &opts.output { Some(o) => format!(". The report is in {}", o.display()), None => String::new() },
+        )));
+    }
+    Ok(Outcome { report })
+}
+
+pub(crate) fn out_io(path: &Path, e: std::io::Error) -> Error {
+    let hint = if e.raw_os_error() == Some(libc::ENOSPC) {
+        " (the disk is full: free some space and run the same command again, it continues)"
+    } else {
+        ""
+    };
+    Error::ExtractOutput {
+        path: path.to_owned(),
+        reason: format!("cannot write: {e}{hint}"),
+    }
+}
+
+fn file_sha256(path: &Path) -> Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    let err = |e: std::io::Error| Error::ExtractInput {
+        path: path.to_owned(),
+        reason: format!("cannot read it: {e}"),
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(err)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    let d: [u8; 32] = h.finalize().into();
+    Ok((n, d.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// The latest instant before which every version (up to the snapshot) uses an opened key.
+fn readable_range(
+    versions: &Versions,
+    keys: &RealmKeys,
+    lower: Micros,
+    snapshot: Micros,
+) -> Readable {
+    let first_unreadable = versions
+        .by_vlob
+        .values()
+        .flatten()
+        .filter(|r| r.timestamp <= snapshot && !keys.keys.contains_key(&r.key_index))
+        .map(|r| r.timestamp)
+        .min();
+    Readable {
+        from: format_timestamp(lower),
+        until_excluded: first_unreadable.map(format_timestamp),
+        suggested_at: first_unreadable
+            .filter(|x| *x > lower)
+            .map(|x| format_timestamp(x - 1)),
+    }
+}
+
+fn realm_name(
+    org: &Org,
+    keys: &RealmKeys,
+    t: Micros,
+    failures: &mut Vec<Failure>,
+) -> Option<String> {
+    let cert = org.names.iter().rfind(|n| n.timestamp <= t)?;
+    let key = keys.keys.get(&cert.key_index)?;
+    match cert.decrypt_name(key) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            failures.push(Failure::global("realm_name", e.to_string()));
+            None
+        }
+    }
+}
+
+/// Key indexes, for tests and `verify --key`.
+pub fn opened_indexes(report: &Report) -> BTreeSet<u64> {
+    report.key_indexes_opened.iter().copied().collect()
+}

@@ -1,0 +1,165 @@
+//! The plan: every entry to report, and for the content phase the files to write (or only
+//! hash), compared with what OUTPUT_DIR already holds when continuing an interrupted run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::content::{self, FileJob, Target};
+use super::failure::Failure;
+use super::org::Org;
+use super::out_io;
+use super::output::{self, Output};
+use super::report::{Author, Entry};
+use super::source;
+use super::tree::{self, Decoder, Kind, Versions};
+use crate::error::Result;
+use crate::ids::{format_timestamp, Micros};
+
+pub enum PlanKind {
+    Folder,
+    File(Arc<crate::parsec::manifests::FileManifest>),
+    Other,
+}
+
+/// One entry to report (and maybe write).
+pub struct Planned {
+    pub entry: Entry,
+    pub kind: PlanKind,
+    /// Relative path on disk, below `files/` or `history/`.
+    pub disk: String,
+    pub escaped: bool,
+    pub mtime: Option<Micros>,
+    pub row_vlob: Uuid,
+}
+
+pub fn author(org: &Org, device: Uuid) -> Author {
+    let who = org.who(device);
+    Author {
+        device: device.simple().to_string(),
+        device_label: who.device_label,
+        user: who.user.map(|u| u.simple().to_string()),
+        label: who.label,
+        email: who.email,
+    }
+}
+
+pub fn entry(
+    org: &Org,
+    paths: Vec<String>,
+    row: &source::VlobRow,
+    kind: &Kind,
+    failures: Vec<Failure>,
+) -> Entry {
+    Entry {
+        paths,
+        written: None,
+        vlob_id: row.vlob_id.simple().to_string(),
+        version: row.version,
+        timestamp: format_timestamp(row.timestamp),
+        author: author(org, row.author),
+        kind: kind.name(),
+        size: match kind {
+            Kind::Folder { children } => Some(*children as u64),
+            Kind::File(f) => Some(f.size),
+            Kind::Error => None,
+        },
+        sha256: None,
+        resumed: false,
+        failures,
+    }
+}
+
+pub fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> {
+    let Some(nodes) = tree::resolve(dec, versions, t) else {
+        return Vec::new();
+    };
+    nodes
+        .into_iter()
+        .map(|n| {
+            let kind = match &n.kind {
+                Kind::Folder { .. } => PlanKind::Folder,
+                Kind::File(f) => PlanKind::File(Arc::new((**f).clone())),
+                Kind::Error => PlanKind::Other,
+            };
+            Planned {
+                entry: entry(dec.org, vec![n.path()], &n.row, &n.kind, n.failures.clone()),
+                kind,
+                disk: n.disk_path(),
+                escaped: n.names != n.disk,
+                mtime: n.updated,
+                row_vlob: n.row.vlob_id,
+            }
+        })
+        .collect()
+}
+
+fn mode_base(history: bool) -> &'static str {
+    if history {
+        "history"
+    } else {
+        "files"
+    }
+}
+
+/// Folders to create (tree mode), files to write or hash, skipping files already written
+/// and checked. Returns the jobs, the index in `planned` of each, and folders with their
+/// mtimes.
+#[allow(clippy::type_complexity)]
+pub fn jobs(
+    planned: &mut [Planned],
+    output: Option<&Output>,
+    history: bool,
+) -> Result<(Vec<FileJob>, Vec<usize>, Vec<(PathBuf, Micros)>)> {
+    let mut jobs = Vec::new();
+    let mut job_entries = Vec::new();
+    let mut dirs = Vec::new();
+    for (i, p) in planned.iter_mut().enumerate() {
+        let rel = p.disk.clone();
+        match (&p.kind, output) {
+            (PlanKind::Folder, Some(out)) if !history => {
+                let dir = out.root.join("files").join(&rel);
+                output::create_dirs(&out.root, &dir).map_err(|e| out_io(&dir, e))?;
+                if let Some(m) = p.mtime {
+                    dirs.push((dir, m));
+                }
+                p.entry.written = Some(format!("files/{rel}").trim_end_matches('/').to_owned());
+            }
+            (PlanKind::File(manifest), out) => {
+                let target = out.map(|out| {
+                    let base = if history { "history" } else { "files" };
+                    Target {
+                        root: out.root.clone(),
+                        tmp: out.tmp_dir().join(format!("{i}")),
+                        good: out.root.join(base).join(&rel),
+                        damaged: out.root.join("damaged").join(base).join(&rel),
+                        mtime: p.mtime,
+                    }
+                });
+                if let Some(t) = &target {
+                    if out.is_some_and(|o| o.resumed) {
+                        if let Some(sha) = content::check_existing(&t.good, manifest) {
+                            p.entry.sha256 = Some(sha);
+                            p.entry.resumed = true;
+                            p.entry.written =
+                                Some(format!("{base}/{rel}", base = mode_base(history)));
+                            continue;
+                        }
+                        let _ = std::fs::remove_file(&t.good);
+                        let _ = std::fs::remove_file(&t.damaged);
+                    }
+                }
+                jobs.push(FileJob {
+                    manifest: manifest.clone(),
+                    vlob: p.row_vlob,
+                    version: p.entry.version,
+                    target,
+                });
+                job_entries.push(i);
+            }
+            _ => {}
+        }
+    }
+    Ok((jobs, job_entries, dirs))
+}

@@ -1,0 +1,301 @@
+//! The tree at T (reference §6): each vlob's version in force at T (greatest timestamp ≤ T),
+//! decrypted and checked (§6.1, with the author checks of §7 #13), children kept only where
+//! their own `parent` names the folder listing them (§6.3).
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+use uuid::Uuid;
+
+use super::failure::Failure;
+use super::keys::RealmKeys;
+use super::names;
+use super::org::{author_problem, Org};
+use super::source::{Source, VlobRow};
+use crate::ids::{format_timestamp, Micros};
+use crate::parsec::manifests::{self, FileManifest, Manifest};
+use crate::parsec::DataError;
+
+/// Every vlob's rows, sorted by timestamp.
+pub struct Versions {
+    pub by_vlob: HashMap<Uuid, Vec<VlobRow>>,
+    pub failures: Vec<Failure>,
+}
+
+impl Versions {
+    pub fn new(rows: Vec<VlobRow>, bad_rows: &[i64]) -> Self {
+        let mut by_vlob: HashMap<Uuid, Vec<VlobRow>> = HashMap::new();
+        for row in rows {
+            by_vlob.entry(row.vlob_id).or_default().push(row);
+        }
+        let mut failures: Vec<Failure> = bad_rows
+            .iter()
+            .map(|seq| {
+                Failure::global(
+                    "vlob_row",
+                    format!("`vlob_atom` sequential_id {seq} has columns of the wrong type or size: ignored"),
+                )
+            })
+            .collect();
+        let mut ids: Vec<&Uuid> = by_vlob.keys().collect();
+        ids.sort();
+        let ids: Vec<Uuid> = ids.into_iter().copied().collect();
+        for id in ids {
+            let rows = by_vlob.get_mut(&id).unwrap_or_else(|| unreachable!());
+            rows.sort_by_key(|r| (r.timestamp, r.version));
+            for pair in rows.windows(2) {
+                if pair[1].version <= pair[0].version || pair[1].timestamp == pair[0].timestamp {
+                    failures.push(Failure::vlob(
+                        "versions_order",
+                        id,
+                        pair[1].version,
+                        format!(
+                            "version {} at {} follows version {} at {}: versions do not increase with time",
+                            pair[1].version,
+                            format_timestamp(pair[1].timestamp),
+                            pair[0].version,
+                            format_timestamp(pair[0].timestamp)
+                        ),
+                    ));
+                }
+            }
+        }
+        Versions { by_vlob, failures }
+    }
+
+    pub fn at(&self, vlob: Uuid, t: Micros) -> Option<&VlobRow> {
+        let rows = self.by_vlob.get(&vlob)?;
+        let n = rows.partition_point(|r| r.timestamp <= t);
+        n.checked_sub(1).map(|i| &rows[i])
+    }
+
+    /// Distinct row timestamps up to `until`.
+    pub fn timestamps(&self, until: Micros) -> BTreeSet<Micros> {
+        self.by_vlob
+            .values()
+            .flatten()
+            .map(|r| r.timestamp)
+            .filter(|t| *t <= until)
+            .collect()
+    }
+}
+
+/// One vlob version, decoded and checked.
+pub struct Decoded {
+    pub manifest: Result<Manifest, Failure>,
+    /// A failed author check (§7 #13): the version is still used.
+    pub author_problem: Option<Failure>,
+}
+
+pub struct Decoder<'a> {
+    pub source: &'a Source,
+    pub org: &'a Org,
+    pub keys: &'a RealmKeys,
+    cache: RefCell<HashMap<i64, Rc<Decoded>>>,
+}
+
+impl<'a> Decoder<'a> {
+    pub fn new(source: &'a Source, org: &'a Org, keys: &'a RealmKeys) -> Self {
+        Decoder {
+            source,
+            org,
+            keys,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn decode(&self, row: &VlobRow) -> Rc<Decoded> {
+        if let Some(d) = self.cache.borrow().get(&row.sequential_id) {
+            return d.clone();
+        }
+        let decoded = Rc::new(Decoded {
+            manifest: self.manifest(row),
+            author_problem: author_problem(self.org, row.author, row.timestamp).map(|why| {
+                Failure::vlob(
+                    "author_not_allowed",
+                    row.vlob_id,
+                    row.version,
+                    format!(
+                        "its author could not write at {}: {why}",
+                        format_timestamp(row.timestamp)
+                    ),
+                )
+            }),
+        });
+        self.cache
+            .borrow_mut()
+            .insert(row.sequential_id, decoded.clone());
+        decoded
+    }
+
+    fn manifest(&self, row: &VlobRow) -> Result<Manifest, Failure> {
+        let fail = |check, why: String| Failure::vlob(check, row.vlob_id, row.version, why);
+        let key = self
+            .keys
+            .get(row.key_index)
+            .map_err(|f| fail(f.check, f.reason))?;
+        let blob = self
+            .source
+            .vlob_blob(row.sequential_id)
+            .map_err(|e| fail("vlob_row", format!("cannot read its blob: {e}")))?;
+        let unverified = manifests::Manifest::decrypt(&blob, key, row.vlob_id).map_err(|e| {
+            let check = match e {
+                DataError::WrongKey(_) => "cannot_decrypt",
+                DataError::InvalidEntryName { .. } => "name_invalid",
+                _ => "manifest_invalid",
+            };
+            fail(check, e.to_string())
+        })?;
+        let Some(device) = self.org.devices.get(&row.author) else {
+            return Err(fail(
+                "unknown_author",
+                format!(
+                    "its author, device {}, has no (valid) device certificate",
+                    row.author.simple()
+                ),
+            ));
+        };
+        let check_row = manifests::VlobRow {
+            vlob_id: row.vlob_id,
+            version: row.version,
+            author: row.author,
+            timestamp: row.timestamp,
+            realm_id: self.source.info.realm_id,
+        };
+        unverified.verify(&device.key, &check_row).map_err(|e| {
+            let check = match e {
+                DataError::BadSignature(_) => "bad_signature",
+                _ => "manifest_invalid",
+            };
+            fail(check, e.to_string())
+        })
+    }
+}
+
+#[derive(Clone)]
+pub enum Kind {
+    Folder { children: usize },
+    File(Rc<FileManifest>),
+    Error,
+}
+
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Folder { .. } => "folder",
+            Kind::File(_) => "file",
+            Kind::Error => "error",
+        }
+    }
+}
+
+/// One entry of the tree at T.
+#[derive(Clone)]
+pub struct Node {
+    /// Entry names from the root (empty for the root).
+    pub names: Vec<String>,
+    /// The same, as written on disk (see `names`).
+    pub disk: Vec<String>,
+    pub row: VlobRow,
+    pub kind: Kind,
+    /// `updated` of the manifest (the mtime).
+    pub updated: Option<Micros>,
+    pub failures: Vec<Failure>,
+}
+
+impl Node {
+    pub fn path(&self) -> String {
+        format!("/{}", self.names.join("/"))
+    }
+    pub fn disk_path(&self) -> String {
+        self.disk.join("/")
+    }
+}
+
+/// What a decoded version is, its mtime, and its failures.
+pub fn describe(decoded: &Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
+    let mut failures = Vec::new();
+    let (kind, updated) = match &decoded.manifest {
+        Ok(Manifest::Folder(f)) => (
+            Kind::Folder {
+                children: f.children.len(),
+            },
+            Some(f.header.updated),
+        ),
+        Ok(Manifest::File(f)) => (Kind::File(Rc::new(f.clone())), Some(f.header.updated)),
+        Err(f) => {
+            failures.push(f.clone());
+            (Kind::Error, None)
+        }
+    };
+    failures.extend(decoded.author_problem.clone());
+    (kind, updated, failures)
+}
+
+fn node(names: Vec<String>, disk: Vec<String>, row: VlobRow, decoded: &Decoded) -> Node {
+    let (kind, updated, failures) = describe(decoded);
+    let path = format!("/{}", names.join("/"));
+    let failures = failures.into_iter().map(|f| f.at(&path)).collect();
+    Node {
+        names,
+        disk,
+        row,
+        kind,
+        updated,
+        failures,
+    }
+}
+
+/// The tree at `t`, parents before children; `None` when the root has no version at `t`.
+pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node>> {
+    let realm = dec.source.info.realm_id;
+    let root_row = *versions.at(realm, t)?;
+    let mut out = vec![node(
+        Vec::new(),
+        Vec::new(),
+        root_row,
+        &dec.decode(&root_row),
+    )];
+    // (index in out, ancestors' ids)
+    let mut stack = vec![(0usize, vec![realm])];
+    while let Some((index, ancestors)) = stack.pop() {
+        let parent = out[index].clone();
+        let decoded = dec.decode(&parent.row);
+        let Ok(Manifest::Folder(folder)) = &decoded.manifest else {
+            continue;
+        };
+        let mut visible = Vec::new();
+        for (name, child_id) in &folder.children {
+            if ancestors.contains(child_id) {
+                continue;
+            }
+            let Some(row) = versions.at(*child_id, t) else {
+                continue; // Listed before it was uploaded: hidden (§6.3).
+            };
+            let child = dec.decode(row);
+            if let Ok(m) = &child.manifest {
+                if m.header().parent != parent.row.vlob_id {
+                    continue; // Moved away: the old parent version still lists it.
+                }
+            }
+            visible.push((name.as_str().to_owned(), *row, child));
+        }
+        let disk_names = names::assign(&visible.iter().map(|v| v.0.as_str()).collect::<Vec<_>>());
+        for ((name, row, child), disk) in visible.into_iter().zip(disk_names) {
+            let mut n = parent.names.clone();
+            n.push(name);
+            let mut d = parent.disk.clone();
+            d.push(disk);
+            let is_folder = matches!(child.manifest, Ok(Manifest::Folder(_)));
+            out.push(node(n, d, row, &child));
+            if is_folder {
+                let mut a = ancestors.clone();
+                a.push(row.vlob_id);
+                stack.push((out.len() - 1, a));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.names.cmp(&b.names));
+    Some(out)
+}
