@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# extract of a generated sequestered realm against writing the same files as plain files
+# (`cp -r` of a first extraction's files, from the page cache) on the same disk, interleaved
+# in the same run (bench/paired.py):
+#   bench/extract-paired.sh [BLOCKS] [VLOBS] [BLOCK_MIN] [BLOCK_MAX] [ROUNDS]
+#   default: 4005 2000 512KiB 512KiB 3
+# Run it on a quiet machine: rounds that start while something else uses the CPU are flagged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+BLOCKS=${1:-4005}; VLOBS=${2:-2000}; BMIN=${3:-512KiB}; BMAX=${4:-$BMIN}; ROUNDS=${5:-3}
+cargo build --release --quiet
+BIN="$PWD/target/release/parsec-sequester"
+. scripts/lib-pg.sh
+WORK=$(mktemp -d /tmp/parsec-sequester-bench-extract.XXXXXX)
+trap 'pg_stop; rm -rf "$WORK"' EXIT
+pg_start "$WORK/pg"
+"$BIN" testbed populate --db "$PG_URL" --create-schema --organization BenchOrg --sequestered \
+    --realms 1 --vlobs-per-realm "$VLOBS" --blocks-per-realm "$BLOCKS" --block-size-min "$BMIN" \
+    --block-size-max "$BMAX" --keys-dir "$WORK/keys" > "$WORK/populate.txt"
+REALM=$(awk '/realm /{print $2; exit}' "$WORK/populate.txt")
+"$BIN" export-realm --quiet --db "$PG_URL" -b POSTGRESQL --organization BenchOrg --realm "$REALM" "$WORK/export.sqlite" > /dev/null
+# The service that reads every key (the second one: created after the first rotation).
+KEY=$(ls "$WORK"/keys/BenchOrg/sequester-services/*.pem | while read -r k; do
+    "$BIN" extract "$WORK/export.sqlite" --key "$k" --list > /dev/null 2>&1 && { echo "$k"; break; }; done)
+[ -n "$KEY" ] || { echo "no service key reads the whole realm" >&2; exit 1; }
+"$BIN" extract "$WORK/export.sqlite" --key "$KEY" "$WORK/first" > /dev/null 2>&1
+echo "# $(date -u +%FT%TZ) $(nproc) cores; $BLOCKS blocks of $BMIN-$BMAX, $VLOBS vlob versions;" \
+    "export $(du -sh "$WORK/export.sqlite" | cut -f1), extracted files $(du -sh --apparent-size "$WORK/first/files" | cut -f1)"
+python3 bench/paired.py --rounds "$ROUNDS" --log "$WORK/log" \
+    --limit "write=rm -rf '$WORK/copy'; cp -r '$WORK/first/files' '$WORK/copy'" \
+    --subject "extract=rm -rf '$WORK/out'; '$BIN' extract '$WORK/export.sqlite' --key '$KEY' '$WORK/out' 2>/dev/null >/dev/null"
