@@ -42,7 +42,7 @@ enum Message {
     Block {
         sequential_id: i64,
         data: Vec<u8>,
-        _permit: OwnedSemaphorePermit,
+        permit: OwnedSemaphorePermit,
     },
 }
 
@@ -150,7 +150,7 @@ async fn fetch_all(
         tx.send(Message::Block {
             sequential_id: block.sequential_id,
             data,
-            _permit: permit,
+            permit,
         })
         .map_err(|_| Error::Internal("the export file writer stopped".into()))?;
     }
@@ -235,7 +235,7 @@ fn writer_loop(
                 Some(Message::Block {
                     sequential_id,
                     data,
-                    _permit,
+                    permit,
                 }) => {
                     if since.is_none() {
                         file.begin()?;
@@ -244,7 +244,7 @@ fn writer_loop(
                     file.insert_block_data(sequential_id, &data)?;
                     pending_bytes += data.len() as u64;
                     // The bytes are SQLite's now: free their share of the budget.
-                    drop((data, _permit));
+                    drop((data, permit));
                     if pending_bytes >= commit_bytes {
                         commit(&file, &mut pending_bytes)?;
                         since = None;
