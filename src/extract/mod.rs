@@ -6,6 +6,7 @@
 
 mod content;
 mod failure;
+mod fingerprint;
 mod history;
 mod keys;
 mod names;
@@ -17,7 +18,6 @@ mod source;
 mod tree;
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
@@ -69,8 +69,13 @@ const CHECKS: &[&str] = &[
 /// result is an `Ok` whose report is not complete.
 pub fn run(opts: &Options) -> Result<Outcome> {
     let source = Source::open(&opts.file)?;
-    let (bytes, sha) = file_sha256(&opts.file)?;
-    let digest = crate::format::digest::digest(&source.conn).ok();
+    let mut fingerprint = fingerprint::Fingerprint::start(&opts.file);
+    let export_bytes = std::fs::metadata(&opts.file)
+        .map_err(|e| Error::ExtractInput {
+            path: opts.file.clone(),
+            reason: format!("cannot read it: {e}"),
+        })?
+        .len();
     let key = keys::load_private_key(&opts.key, opts.passphrase_file.as_deref())?;
     let sqlite = |e: rusqlite::Error| Error::ExtractInput {
         path: opts.file.clone(),
@@ -115,16 +120,20 @@ pub fn run(opts: &Options) -> Result<Outcome> {
 
     let decoder = Decoder::new(&source, &org, &realm_keys);
     let mode = if opts.history { "history" } else { "tree" };
+    let mut state = output::State {
+        export_bytes,
+        organization: info.organization_id.clone(),
+        realm_id: info.realm_id.simple().to_string(),
+        snapshot: info.snapshot,
+        export_sha256: None,
+        service_id: service.id.simple().to_string(),
+        mode: mode.into(),
+        at: if opts.history { info.snapshot } else { t },
+    };
     let output = match &opts.output {
-        Some(dir) => Some(output::Output::prepare(
-            dir,
-            &output::State {
-                export_sha256: sha.clone(),
-                service_id: service.id.simple().to_string(),
-                mode: mode.into(),
-                at: if opts.history { info.snapshot } else { t },
-            },
-        )?),
+        Some(dir) => Some(output::Output::prepare(dir, &state, || {
+            Ok(fingerprint.sha256()?.1)
+        })?),
         None => None,
     };
     let progress = Progress::new(Mode::detect(opts.quiet));
@@ -148,8 +157,19 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let step = progress.task("extract: content".into(), total, Unit::Bytes);
     let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
     let io_root = opts.output.clone().unwrap_or_default();
-    let results =
-        content::run(&pool, jobs, |done| step.set(done)).map_err(|e| out_io(&io_root, e))?;
+    // The state gets the export's SHA-256 as soon as it is known, so that a run interrupted
+    // after the first seconds is continued only with the very same file.
+    let mut sha_saved = false;
+    let results = content::run(&pool, jobs, |done| {
+        step.set(done);
+        if let (false, Some(out)) = (sha_saved, &output) {
+            if let Some(sha) = fingerprint.sha256_if_done() {
+                state.export_sha256 = Some(sha);
+                sha_saved = out.save_state(&state).is_ok();
+            }
+        }
+    })
+    .map_err(|e| out_io(&io_root, e))?;
     drop(pool);
     step.finish(total);
     for (i, r) in job_entries.into_iter().zip(results) {
@@ -163,9 +183,12 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         }
         p.entry.failures.extend(r.failures);
     }
-    if output.is_some() {
+    if let Some(out) = &output {
         output::set_dir_times(dirs).map_err(|e| out_io(&io_root, e))?;
+        out.sync()?;
     }
+    let (bytes, sha) = fingerprint.sha256()?;
+    let digest = fingerprint.digest();
 
     let mut names_escaped = Vec::new();
     let mut entries = Vec::new();
@@ -222,6 +245,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         resumed: output.as_ref().is_some_and(|o| o.resumed),
     };
     if let Some(out) = &output {
+        state.export_sha256 = Some(report.export.sha256.clone());
+        out.save_state(&state)?;
         let json =
             serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
         out.write_file(&out.root.join("report.json"), &json)?;
@@ -262,28 +287,6 @@ pub(crate) fn out_io(path: &Path, e: std::io::Error) -> Error {
         path: path.to_owned(),
         reason: format!("cannot write: {e}{hint}"),
     }
-}
-
-fn file_sha256(path: &Path) -> Result<(u64, String)> {
-    use sha2::{Digest, Sha256};
-    let err = |e: std::io::Error| Error::ExtractInput {
-        path: path.to_owned(),
-        reason: format!("cannot read it: {e}"),
-    };
-    let mut f = std::fs::File::open(path).map_err(err)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).map_err(err)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    let d: [u8; 32] = h.finalize().into();
-    Ok((n, d.iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// The latest instant before which every version (up to the snapshot) uses an opened key.

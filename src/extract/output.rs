@@ -12,13 +12,33 @@ use crate::error::{Error, Result};
 pub const STATE_DIR: &str = ".parsec-extract";
 const STATE_FILE: &str = "state.json";
 
-/// What must match for a re-run to continue an interrupted extraction.
+/// What must match for a re-run to continue an interrupted extraction. The export is
+/// named by its size, organization, realm and snapshot (two exports of one snapshot hold the
+/// same rows), and by its SHA-256 once a run has finished hashing it: hashing gigabytes
+/// first would delay every extraction, so a run records it at its end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    pub export_sha256: String,
+    pub export_bytes: u64,
+    pub organization: String,
+    pub realm_id: String,
+    pub snapshot: i64,
+    #[serde(default)]
+    pub export_sha256: Option<String>,
     pub service_id: String,
     pub mode: String,
     pub at: i64,
+}
+
+impl State {
+    fn same_run(&self, other: &State) -> bool {
+        State {
+            export_sha256: None,
+            ..self.clone()
+        } == State {
+            export_sha256: None,
+            ..other.clone()
+        }
+    }
 }
 
 pub struct Output {
@@ -34,7 +54,12 @@ fn out_error(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 impl Output {
-    pub fn prepare(root: &Path, state: &State) -> Result<Output> {
+    /// `sha256` gives the export's SHA-256, asked only to continue a run that recorded one.
+    pub fn prepare(
+        root: &Path,
+        state: &State,
+        sha256: impl FnOnce() -> Result<String>,
+    ) -> Result<Output> {
         let mut resumed = false;
         match std::fs::symlink_metadata(root) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -66,9 +91,19 @@ impl Output {
                     let saved = std::fs::read(root.join(STATE_DIR).join(STATE_FILE))
                         .ok()
                         .and_then(|b| serde_json::from_slice::<State>(&b).ok());
+                    let another = || {
+                        out_error(root, "holds an extraction of another export, service, time or mode: choose a new or empty OUTPUT_DIR")
+                    };
                     match saved {
-                        Some(s) if &s == state => resumed = true,
-                        Some(_) => return Err(out_error(root, "holds an extraction of another export, service, time or mode: choose a new or empty OUTPUT_DIR")),
+                        Some(s) if s.same_run(state) => {
+                            if let Some(recorded) = &s.export_sha256 {
+                                if *recorded != sha256()? {
+                                    return Err(another());
+                                }
+                            }
+                            resumed = true
+                        }
+                        Some(_) => return Err(another()),
                         None => return Err(out_error(root, "is not empty: choose a new or empty OUTPUT_DIR (extract never mixes its files with others)")),
                     }
                 }
@@ -86,11 +121,32 @@ impl Output {
         }
         create_dirs(&out.root, &tmp).map_err(|e| out_error(&tmp, e.to_string()))?;
         if !resumed {
-            let json =
-                serde_json::to_vec_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
-            out.write_file(&state_dir.join(STATE_FILE), &json)?;
+            out.save_state(state)?;
         }
         Ok(out)
+    }
+
+    /// Records the state (at the start, then with the export's SHA-256 at the end).
+    pub fn save_state(&self, state: &State) -> Result<()> {
+        let json = serde_json::to_vec_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
+        self.write_file(&self.root.join(STATE_DIR).join(STATE_FILE), &json)
+    }
+
+    /// Makes every file written so far durable: one `syncfs` of OUTPUT_DIR's file system
+    /// rather than an fsync per file, before the report says the extraction is done.
+    pub fn sync(&self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&self.root)
+            .map_err(|e| out_error(&self.root, format!("cannot open it: {e}")))?;
+        // SAFETY: `dir` is an open descriptor for the call's whole duration.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(out_error(
+                &self.root,
+                format!("cannot flush it to disk: {e}"),
+            ));
+        }
+        Ok(())
     }
 
     pub fn tmp_dir(&self) -> PathBuf {

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use parsec_sequester::parsec::crypto::signing::SigningKey;
 use parsec_sequester::parsec::entry_name::EntryName;
 use parsec_sequester::parsec::manifests::Manifest;
+use sha2::Digest;
 
 use crate::extract_support::*;
 use crate::harness::fingerprint;
-use crate::parsec_fixture::{sequestered_files, testbed_key, REALM_03};
+use crate::parsec_fixture::{hex, sequestered_files, testbed_key, REALM_03};
 
 const AT: [&str; 2] = ["--at", "2000-01-15T00:00:00Z"];
 
@@ -305,4 +306,53 @@ fn no_symlink_is_followed_when_continuing() {
         std::fs::read(out.join("files/bar2.txt")).unwrap(),
         b"Hello v2"
     );
+}
+
+/// A copy of the export with one byte changed keeps its size, organization, realm and
+/// snapshot: only the SHA-256 that the first run recorded tells it apart.
+#[test]
+fn a_run_is_continued_only_with_the_same_export_file() {
+    let file = &sequestered_files()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let (out, first) = extract_at_into(file, dir.path());
+    assert_eq!(first.code, 0, "{}", first.all());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(".parsec-extract/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        state["export_sha256"].as_str(),
+        Some(hex(&sha2::Sha256::digest(std::fs::read(file).unwrap())).as_str()),
+        "the state records the export's SHA-256"
+    );
+    let copy = altered_copy(file, dir.path(), |c| {
+        flip(c, "vlob_atom", "blob", "sequential_id", 203, true)
+    });
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().len(),
+        std::fs::metadata(file).unwrap().len()
+    );
+    let listing = snapshot_of(&out);
+    let mut args = AT.to_vec();
+    args.push(out.to_str().unwrap());
+    let r = extract(&copy, &key_path(1), &args);
+    assert_eq!(r.code, 63, "{}", r.all());
+    assert!(r.stderr.contains("another export"), "{}", r.stderr);
+    assert_eq!(snapshot_of(&out), listing, "nothing changed");
+}
+
+/// Every file below `dir` with its content.
+fn snapshot_of(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                files.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    files
 }

@@ -365,7 +365,7 @@ pub fn check_export(file: &Path, services: &[GeneratedService], record: &OrgReco
                         )
                         .expect("the block and its data are exported");
                     let clear = access
-                        .open(&data, &keys[&block_index])
+                        .open(data, &keys[&block_index])
                         .expect("block decrypts, size and SHA-256 match");
                     assert_eq!(block_size as usize, clear.len() + OVERHEAD);
                     let at = access.offset as usize;

@@ -335,7 +335,7 @@ fn open_all(file: &std::path::Path, realm: Uuid, keys: &[[u8; 32]]) -> Opened {
                 let mut content = vec![0u8; f.size as usize];
                 for b in &f.blocks {
                     let (index, data) = &blocks[&b.id];
-                    let clear = b.open(data, &keys[(*index - 1) as usize]).unwrap();
+                    let clear = b.open(data.clone(), &keys[(*index - 1) as usize]).unwrap();
                     content[b.offset as usize..(b.offset + b.size) as usize]
                         .copy_from_slice(&clear);
                 }

@@ -217,10 +217,10 @@ fn manifests_bundles_and_user_accesses_round_trip() {
         })
     ));
     let data = BlockAccess::seal(blocks[1].id, &content[8..], &realm_key);
-    assert_eq!(blocks[1].open(&data, &realm_key).unwrap(), &content[8..]);
+    assert_eq!(&*blocks[1].open(data, &realm_key).unwrap(), &content[8..]);
     let other = BlockAccess::seal(blocks[1].id, b"tamper", &realm_key);
     assert!(matches!(
-        blocks[1].open(&other, &realm_key),
+        blocks[1].open(other, &realm_key),
         Err(DataError::Mismatch {
             field: "block SHA-256",
             ..

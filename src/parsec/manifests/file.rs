@@ -42,8 +42,8 @@ impl BlockAccess {
     }
 
     /// Decrypts `block_data.data` and checks its size and digest.
-    pub fn open(&self, data: &[u8], realm_key: &[u8; 32]) -> DataResult<Vec<u8>> {
-        let clear = kdf::derive(realm_key, self.id).decrypt(data, "block")?;
+    pub fn open(&self, data: Vec<u8>, realm_key: &[u8; 32]) -> DataResult<secretbox::Opened> {
+        let clear = kdf::derive(realm_key, self.id).decrypt_owned(data, "block")?;
         if clear.len() as u64 != self.size {
             return Err(DataError::Mismatch {
                 field: "block size",
