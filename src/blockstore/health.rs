@@ -309,6 +309,24 @@ impl BlockStore for Counted {
         })
     }
 
+    fn batch(&self) -> usize {
+        self.inner.batch()
+    }
+
+    fn read_many<'a>(
+        &'a self,
+        organization_id: &'a str,
+        block_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Vec<ReadResult>> {
+        Box::pin(async move {
+            let results = self.inner.read_many(organization_id, block_ids).await;
+            for result in &results {
+                self.health.record(self.index, result);
+            }
+            results
+        })
+    }
+
     fn check<'a>(
         &'a self,
         organization_id: &'a str,

@@ -50,6 +50,24 @@ pub trait BlockStore: Send + Sync {
     /// Reads one block (object `<organization_id>/<block uuid>` on object stores).
     fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult>;
 
+    /// How many blocks one `read_many` is worth asking for: 1 where every block is its own
+    /// request (object stores), more where one request fetches many (PostgreSQL, whose
+    /// per-query cost dominated realms of small blocks).
+    fn batch(&self) -> usize {
+        1
+    }
+
+    /// Reads several blocks, results in the order of `block_ids`. By default one `read` each.
+    fn read_many<'a>(
+        &'a self,
+        organization_id: &'a str,
+        block_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Vec<ReadResult>> {
+        Box::pin(futures::future::join_all(
+            block_ids.iter().map(|id| self.read(organization_id, *id)),
+        ))
+    }
+
     /// Checks at start-up that the store answers and the bucket/container exists, so that a
     /// wrong configuration fails at once rather than on the first block.
     fn check<'a>(

@@ -1,5 +1,6 @@
 //! The POSTGRESQL blockstore: block bytes in the `block_data` table of Parsec's database.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::BoxFuture;
@@ -10,10 +11,15 @@ use super::{BlockStore, ReadResult, StoreError};
 use crate::db::{describe_pg_error, queries, DbTarget};
 use crate::error::{Error, Result};
 
+/// Blocks per query in `read_many`: one query per block cost the server more CPU than
+/// sending the data (100 000 blocks of 4–16 KiB).
+const BATCH: usize = 16;
+
 /// A few connections used round-robin; tokio-postgres pipelines the concurrent queries
 /// sent on each of them.
 pub struct PostgresqlBlockStore {
-    connections: Vec<(Client, Statement)>,
+    /// Per connection: the one-block query and the many-blocks query.
+    connections: Vec<(Client, Statement, Statement)>,
     next: AtomicUsize,
     target: String,
 }
@@ -27,7 +33,11 @@ impl PostgresqlBlockStore {
                 .prepare(queries::BLOCK_DATA)
                 .await
                 .map_err(|e| Error::db("preparing the block data query", e))?;
-            out.push((client, statement));
+            let many = client
+                .prepare(queries::BLOCKS_DATA)
+                .await
+                .map_err(|e| Error::db("preparing the block data query", e))?;
+            out.push((client, statement, many));
         }
         Ok(PostgresqlBlockStore {
             connections: out,
@@ -45,7 +55,7 @@ impl BlockStore for PostgresqlBlockStore {
     fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult> {
         Box::pin(async move {
             let i = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-            let (client, statement) = &self.connections[i];
+            let (client, statement, _) = &self.connections[i];
             let row = client
                 .query_opt(statement, &[&organization_id, &block_id])
                 .await
@@ -56,6 +66,49 @@ impl BlockStore for PostgresqlBlockStore {
                     .map_err(|e| StoreError::Unavailable(describe_pg_error(&e))),
                 None => Err(StoreError::NotFound),
             }
+        })
+    }
+
+    fn batch(&self) -> usize {
+        BATCH
+    }
+
+    fn read_many<'a>(
+        &'a self,
+        organization_id: &'a str,
+        block_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Vec<ReadResult>> {
+        Box::pin(async move {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+            let (client, _, many) = &self.connections[i];
+            let rows = match client.query(many, &[&organization_id, &block_ids]).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let e = StoreError::Unavailable(describe_pg_error(&e));
+                    return vec![Err(e); block_ids.len()];
+                }
+            };
+            let mut found: HashMap<Uuid, ReadResult> = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let id = row.try_get::<_, Uuid>(0);
+                let data = row.try_get::<_, Vec<u8>>(1);
+                match (id, data) {
+                    (Ok(id), data) => {
+                        found.insert(
+                            id,
+                            data.map_err(|e| StoreError::Unavailable(describe_pg_error(&e))),
+                        );
+                    }
+                    (Err(e), _) => {
+                        let e = StoreError::Unavailable(describe_pg_error(&e));
+                        return vec![Err(e); block_ids.len()];
+                    }
+                }
+            }
+            block_ids
+                .iter()
+                .map(|id| found.remove(id).unwrap_or(Err(StoreError::NotFound)))
+                .collect()
         })
     }
 

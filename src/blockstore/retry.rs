@@ -71,20 +71,67 @@ impl BlockStore for Retrying {
     }
 
     fn read<'a>(&'a self, organization_id: &'a str, block_id: Uuid) -> BoxFuture<'a, ReadResult> {
+        Box::pin(self.retried(organization_id, block_id, None))
+    }
+
+    fn batch(&self) -> usize {
+        self.inner.batch()
+    }
+
+    /// One attempt for the whole batch; a block it could not get is then retried alone.
+    fn read_many<'a>(
+        &'a self,
+        organization_id: &'a str,
+        block_ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Vec<ReadResult>> {
         Box::pin(async move {
+            let first = tokio::time::timeout(
+                self.policy.attempt_timeout,
+                self.inner.read_many(organization_id, block_ids),
+            )
+            .await
+            .unwrap_or_else(|_| vec![Err(self.timed_out()); block_ids.len()]);
+            let retried = block_ids
+                .iter()
+                .zip(first)
+                .map(|(id, result)| self.retried(organization_id, *id, Some(result)));
+            futures::future::join_all(retried).await
+        })
+    }
+
+    fn check<'a>(&'a self, organization_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.check(organization_id)
+    }
+}
+
+impl Retrying {
+    fn timed_out(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "no answer within {} s",
+            self.policy.attempt_timeout.as_secs()
+        ))
+    }
+
+    /// Reads `block_id` until it succeeds, is not found, or the retries are spent; `first`
+    /// is the outcome of a first attempt already made (as part of a batch).
+    async fn retried(
+        &self,
+        organization_id: &str,
+        block_id: Uuid,
+        mut first: Option<ReadResult>,
+    ) -> ReadResult {
+        {
             let mut attempt = 0;
             loop {
-                let result = tokio::time::timeout(
-                    self.policy.attempt_timeout,
-                    self.inner.read(organization_id, block_id),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(StoreError::Unavailable(format!(
-                        "no answer within {} s",
-                        self.policy.attempt_timeout.as_secs()
-                    )))
-                });
+                let result = match first.take() {
+                    Some(result) => result,
+                    None => tokio::time::timeout(
+                        self.policy.attempt_timeout,
+                        self.inner.read(organization_id, block_id),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err(self.timed_out())),
+                };
                 match result {
                     Err(StoreError::Unavailable(reason)) if attempt < self.policy.retries => {
                         let wait = self.policy.backoff(attempt);
@@ -126,11 +173,7 @@ impl BlockStore for Retrying {
                     other => return other,
                 }
             }
-        })
-    }
-
-    fn check<'a>(&'a self, organization_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.check(organization_id)
+        }
     }
 }
 
@@ -198,6 +241,74 @@ mod tests {
             StoreError::Unavailable("down (after 2 retries)".into())
         );
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// A batching store: its batch read fails `Unavailable` for every block whose first
+    /// byte is odd and says `NotFound` for those whose first byte is 0xff; a single read of
+    /// any other block answers its first byte.
+    struct Batching {
+        batch_calls: AtomicU32,
+        single_calls: AtomicU32,
+    }
+
+    impl BlockStore for Batching {
+        fn describe(&self) -> String {
+            "batching".into()
+        }
+        fn read<'a>(&'a self, _: &'a str, id: Uuid) -> BoxFuture<'a, ReadResult> {
+            Box::pin(async move {
+                self.single_calls.fetch_add(1, Ordering::SeqCst);
+                match id.as_bytes()[0] {
+                    0xff => Err(StoreError::NotFound),
+                    b => Ok(vec![b]),
+                }
+            })
+        }
+        fn batch(&self) -> usize {
+            8
+        }
+        fn read_many<'a>(&'a self, _: &'a str, ids: &'a [Uuid]) -> BoxFuture<'a, Vec<ReadResult>> {
+            Box::pin(async move {
+                self.batch_calls.fetch_add(1, Ordering::SeqCst);
+                ids.iter()
+                    .map(|id| match id.as_bytes()[0] {
+                        0xff => Err(StoreError::NotFound),
+                        b if b % 2 == 1 => Err(StoreError::unavailable("reset")),
+                        b => Ok(vec![b]),
+                    })
+                    .collect()
+            })
+        }
+        fn check<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_tried_once_then_its_failed_blocks_alone() {
+        let inner = Arc::new(Batching {
+            batch_calls: AtomicU32::new(0),
+            single_calls: AtomicU32::new(0),
+        });
+        let store = Retrying::new(inner.clone(), policy(3));
+        assert_eq!(store.batch(), 8, "the wrapper passes the batch size on");
+        let ids: Vec<Uuid> = [2u8, 3, 0xff, 5]
+            .iter()
+            .map(|b| Uuid::from_bytes([*b; 16]))
+            .collect();
+        let results = store.read_many("o", &ids).await;
+        assert_eq!(
+            results,
+            vec![
+                Ok(vec![2]),
+                Ok(vec![3]),
+                Err(StoreError::NotFound),
+                Ok(vec![5])
+            ]
+        );
+        assert_eq!(inner.batch_calls.load(Ordering::SeqCst), 1);
+        // Only the two unavailable blocks were read again, once each (they then answered).
+        assert_eq!(inner.single_calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

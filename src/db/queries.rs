@@ -131,6 +131,10 @@ pub const BLOCKS: &str = "
 pub const BLOCK_DATA: &str =
     "SELECT data FROM block_data WHERE organization_id = $1::text AND block_id = $2";
 
+/// The same for several blocks: `$2` an array of block UUIDs; rows in no particular order.
+pub const BLOCKS_DATA: &str = "SELECT block_id, data FROM block_data \
+    WHERE organization_id = $1::text AND block_id = ANY($2)";
+
 // --- Reports: human-accesses and realms -------------------------------------------------------
 //
 // Run inside one REPEATABLE READ READ ONLY transaction, `$1` = organization internal id. Every

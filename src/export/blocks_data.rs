@@ -18,6 +18,7 @@ use crate::blockstore::{BlockStore, StoreError};
 use crate::error::{Error, Result};
 use crate::format::{ExportFile, MissingBlock};
 use crate::progress::Step;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
@@ -128,52 +129,108 @@ async fn fetch_all(
             )
         }
     });
-    let blocks = pages
-        .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok::<_, Error>)))
+    let per_batch = store.batch().max(1);
+    // A batch holds at most a share of the budget, so that `jobs` batches can be in flight.
+    let batch_bytes = (buffer / (2 * jobs.max(1) as u64)).max(1);
+    let batches = pages
+        .map_ok(|page| {
+            futures::stream::iter(
+                batches(page, per_batch, batch_bytes)
+                    .into_iter()
+                    .map(Ok::<_, Error>),
+            )
+        })
         .try_flatten()
         .take_until(interrupt.cancelled());
 
     let mut fetched = (0u64, 0u64);
-    let mut results = std::pin::pin!(blocks
-        .map_ok(|block| fetch_one(
+    let mut results = std::pin::pin!(batches
+        .map_ok(|batch| fetch_batch(
             store.as_ref(),
             organization_id,
-            block,
+            batch,
             budget.clone(),
             buffer
         ))
         .try_buffer_unordered(jobs.max(1)));
     while let Some(item) = results.next().await {
-        let (block, data, permit) = item?;
-        fetched.0 += 1;
-        fetched.1 += data.len() as u64;
-        tx.send(Message::Block {
-            sequential_id: block.sequential_id,
-            data,
-            permit,
-        })
-        .map_err(|_| Error::Internal("the export file writer stopped".into()))?;
+        for (block, data, permit) in item? {
+            fetched.0 += 1;
+            fetched.1 += data.len() as u64;
+            tx.send(Message::Block {
+                sequential_id: block.sequential_id,
+                data,
+                permit,
+            })
+            .map_err(|_| Error::Internal("the export file writer stopped".into()))?;
+        }
     }
     Ok(fetched)
 }
 
-async fn fetch_one(
+/// Cuts a page of missing blocks into batches of at most `count` blocks and about `bytes`
+/// bytes (a block larger than that is a batch of its own).
+fn batches(page: Vec<MissingBlock>, count: usize, bytes: u64) -> Vec<Vec<MissingBlock>> {
+    let mut out: Vec<Vec<MissingBlock>> = Vec::new();
+    let mut size = 0u64;
+    for block in page {
+        let block_size = u64::try_from(block.size).unwrap_or(0);
+        match out.last_mut() {
+            Some(last) if last.len() < count && size + block_size <= bytes => {
+                size += block_size;
+                last.push(block);
+            }
+            _ => {
+                size = block_size;
+                out.push(vec![block]);
+            }
+        }
+    }
+    out
+}
+
+/// Reserves the batch's bytes, reads it, and checks each block's size. Each block comes back
+/// with its own share of the reservation, freed when the writer has inserted it.
+async fn fetch_batch(
     store: &dyn BlockStore,
     organization_id: &str,
-    block: MissingBlock,
+    batch: Vec<MissingBlock>,
     budget: Arc<Semaphore>,
     buffer: u64,
-) -> Result<(MissingBlock, Vec<u8>, OwnedSemaphorePermit)> {
+) -> Result<Vec<(MissingBlock, Vec<u8>, OwnedSemaphorePermit)>> {
     // A block larger than the whole budget takes all of it: one at a time.
-    let want = u64::try_from(block.size).unwrap_or(0).clamp(1, buffer) as u32;
+    let shares: Vec<u32> = batch
+        .iter()
+        .map(|b| u64::try_from(b.size).unwrap_or(0).clamp(1, buffer) as u32)
+        .collect();
+    let total = shares
+        .iter()
+        .map(|s| u64::from(*s))
+        .sum::<u64>()
+        .min(buffer) as u32;
     let permit = budget
-        .acquire_many_owned(want)
+        .acquire_many_owned(total)
         .await
         .map_err(|_| Error::Internal("memory budget closed".into()))?;
-    let data = store
-        .read(organization_id, block.block_id)
-        .await
-        .map_err(|e| match e {
+    let ids: Vec<Uuid> = batch.iter().map(|b| b.block_id).collect();
+    let results = if ids.len() == 1 {
+        vec![store.read(organization_id, ids[0]).await]
+    } else {
+        store.read_many(organization_id, &ids).await
+    };
+    if results.len() != batch.len() {
+        return Err(Error::Internal(format!(
+            "{} answered {} results for {} blocks",
+            store.describe(),
+            results.len(),
+            batch.len()
+        )));
+    }
+    let last = batch.len().saturating_sub(1);
+    let mut rest = Some(permit);
+    let mut out = Vec::with_capacity(batch.len());
+    for (i, ((block, result), share)) in batch.into_iter().zip(results).zip(shares).enumerate() {
+        let data = result.map_err(|e| match e {
             StoreError::NotFound => Error::BlockMissing {
                 block: block.block_id.hyphenated().to_string(),
                 store: store.describe(),
@@ -183,15 +240,25 @@ async fn fetch_one(
                 reason: format!("reading block {}: {reason}", block.block_id.hyphenated()),
             },
         })?;
-    if data.len() as i64 != block.size {
-        return Err(Error::BlockSizeMismatch {
-            block: block.block_id.hyphenated().to_string(),
-            store: store.describe(),
-            got: data.len(),
-            expected: block.size,
-        });
+        if data.len() as i64 != block.size {
+            return Err(Error::BlockSizeMismatch {
+                block: block.block_id.hyphenated().to_string(),
+                store: store.describe(),
+                got: data.len(),
+                expected: block.size,
+            });
+        }
+        // The last block keeps what is left (the total was capped at the budget).
+        let own = if i == last {
+            rest.take()
+        } else {
+            rest.as_mut()
+                .and_then(|p| p.split((share as usize).min(p.num_permits())))
+        };
+        let own = own.ok_or_else(|| Error::Internal("memory budget split".into()))?;
+        out.push((block, data, own));
     }
-    Ok((block, data, permit))
+    Ok(out)
 }
 
 /// The single writer: answers page requests and stores blocks, committing every
@@ -263,4 +330,45 @@ fn writer_loop(
         Ok(())
     })();
     (file, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(sizes: &[i64]) -> Vec<MissingBlock> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| MissingBlock {
+                sequential_id: i as i64 + 1,
+                block_id: Uuid::from_u128(i as u128 + 1),
+                size: *size,
+            })
+            .collect()
+    }
+
+    fn shape(batches: &[Vec<MissingBlock>]) -> Vec<Vec<i64>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|m| m.sequential_id).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batches_keep_order_and_respect_count_and_bytes() {
+        // Count bound: 3 per batch.
+        let cut = batches(page(&[1, 1, 1, 1, 1, 1, 1]), 3, 100);
+        assert_eq!(shape(&cut), vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
+        // Byte bound: 10 bytes per batch; a block larger than that goes alone.
+        let cut = batches(page(&[4, 4, 4, 30, 2, 9, 1]), 64, 10);
+        assert_eq!(
+            shape(&cut),
+            vec![vec![1, 2], vec![3], vec![4], vec![5], vec![6, 7]]
+        );
+        // One per batch (object stores): every block alone.
+        let cut = batches(page(&[5, 5, 5]), 1, 1 << 20);
+        assert_eq!(shape(&cut), vec![vec![1], vec![2], vec![3]]);
+        assert!(batches(Vec::new(), 8, 10).is_empty());
+    }
 }

@@ -232,11 +232,13 @@ pub async fn export_realm(
         store_health = Some(health.report());
         fetched = result.inspect_err(|_| step.abandon())?;
     }
-    tokio::task::block_in_place(|| file.finish(expected.map(|t| (t.vlob_bytes, t.block_bytes))))?;
+    let block_data = tokio::task::block_in_place(|| {
+        file.finish(expected.map(|t| (t.vlob_bytes, t.block_bytes)))
+    })?;
     step.finish(block_bytes as u64);
 
     let info = tokio::task::block_in_place(|| file.info())?;
-    let counts = tokio::task::block_in_place(|| file.counts())?;
+    let counts = tokio::task::block_in_place(|| file.counts_with(Some(block_data)))?;
     Ok(Summary {
         path,
         created,

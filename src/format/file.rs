@@ -63,6 +63,12 @@ impl ExportFile {
 
     /// Rows and bytes per table, for summaries.
     pub fn counts(&self) -> Result<TableCounts> {
+        self.counts_with(None)
+    }
+
+    /// Like `counts`, with block_data's (rows, bytes) given when already known (`finish`
+    /// computes them): counting them reads the whole table again.
+    pub fn counts_with(&self, block_data: Option<(i64, i64)>) -> Result<TableCounts> {
         let count = |sql: &str| -> Result<(i64, i64)> {
             self.conn
                 .query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -80,7 +86,10 @@ impl ExportFile {
             .0,
             vlobs: count("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM vlob_atom")?,
             blocks: count("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM block")?,
-            block_data: count("SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM block_data")?,
+            block_data: match block_data {
+                Some(known) => known,
+                None => count("SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM block_data")?,
+            },
         })
     }
 
@@ -291,26 +300,32 @@ impl ExportFile {
     /// Final checks, then the last flag, in one transaction. Our bounds table goes with it:
     /// a complete file has exactly Parsec's schema. `expected`: the (vlob, block) bytes the
     /// stored bounds select, when known.
-    pub fn finish(&mut self, expected: Option<(i64, i64)>) -> Result<()> {
+    /// Returns block_data's (rows, bytes).
+    pub fn finish(&mut self, expected: Option<(i64, i64)>) -> Result<(i64, i64)> {
         let path = self.path.clone();
         let corrupted = |reason: String| Error::OutputCorrupted {
             path: path.clone(),
             reason,
         };
-        let ((_, _), (missing, _)) = self.blocks_data_progress()?;
+        // One pass over block_data (for small blocks its leaf pages are the data, so each
+        // pass reads the whole file): `block_data.block` is the primary key, so the blocks
+        // without data are those the join leaves out.
+        let (blocks, with_data, data_bytes, bad_lengths): (i64, i64, i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM block), COUNT(*), COALESCE(SUM(length(d.data)), 0), \
+                        COALESCE(SUM(length(d.data) != b.size), 0) \
+                 FROM block b JOIN block_data d ON d.block = b.sequential_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        let missing = blocks - with_data;
         if missing != 0 {
             return Err(corrupted(format!(
                 "{missing} block(s) still lack their data"
             )));
         }
-        let bad_lengths: i64 = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM block b JOIN block_data d ON d.block = b.sequential_id WHERE length(d.data) != b.size",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
         if bad_lengths != 0 {
             return Err(corrupted(format!(
                 "{bad_lengths} block(s) have data whose length differs from their size"
@@ -337,6 +352,7 @@ impl ExportFile {
         self.in_transaction(|tx| {
             tx.execute("UPDATE info SET blocks_data_export_done = 1", [])?;
             tx.execute_batch(&format!("DROP TABLE IF EXISTS {BOUNDS_TABLE}"))
-        })
+        })?;
+        Ok((with_data, data_bytes))
     }
 }
