@@ -14,17 +14,19 @@
 
 mod import;
 mod names;
+mod ranked;
 
 pub(crate) use import::Import;
 pub(crate) use names::realm_name;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chrono::Duration;
 use rand::rngs::StdRng;
 use rand::Rng;
 use uuid::Uuid;
 
+use self::ranked::Ranked;
 use super::plan::{DeviceIdx, RealmIdx, Ts, Window};
 use super::random::{stream_rng, uuid_v4};
 use super::OrgSpec;
@@ -112,12 +114,24 @@ enum Node {
     },
 }
 
+/// A realm's tree. Files and folders keep their creation order (the random picks index
+/// into it); the `Ranked` flags and positions keep each pick O(log n) at any history size.
 #[derive(Default)]
 struct Tree {
     root: Uuid,
     entries: HashMap<Uuid, Entry>,
+    /// Every file ever created, in creation order; `live` flags the ones not deleted.
     files: Vec<Uuid>,
+    live: Ranked,
+    file_positions: HashMap<Uuid, usize>,
+    /// Positions of live imported files still being written.
+    pending_imports: BTreeSet<usize>,
     folders: Vec<Uuid>,
+    folder_positions: HashMap<Uuid, usize>,
+    /// Folders with fewer than `MAX_CHILDREN` entries.
+    roomy: Ranked,
+    /// Folders with an entry that may be renamed.
+    renamable: Ranked,
     awkward: usize,
     /// Imported folder (index in `Import::folders`) → its vlob.
     imported_folders: HashMap<usize, Uuid>,
@@ -133,11 +147,54 @@ impl Tree {
         }
     }
 
-    fn children_mut(&mut self, folder: Uuid) -> Option<&mut BTreeMap<String, Uuid>> {
-        match self.entries.get_mut(&folder).map(|e| &mut e.node) {
-            Some(Node::Folder(children)) => Some(children),
-            _ => None,
+    /// Changes a folder's children, keeping its `roomy` and `renamable` flags right.
+    fn edit_children<R>(
+        &mut self,
+        folder: Uuid,
+        edit: impl FnOnce(&mut BTreeMap<String, Uuid>) -> R,
+    ) -> Option<R> {
+        let Some(Node::Folder(children)) = self.entries.get_mut(&folder).map(|e| &mut e.node)
+        else {
+            return None;
+        };
+        let result = edit(children);
+        let roomy = children.len() < MAX_CHILDREN;
+        let renamable = children.keys().any(|n| renamable(n));
+        if let Some(position) = self.folder_positions.get(&folder).copied() {
+            self.roomy.set(position, roomy);
+            self.renamable.set(position, renamable);
         }
+        Some(result)
+    }
+
+    /// Registers a new (empty) folder, already in `entries`.
+    fn add_folder(&mut self, id: Uuid) {
+        self.folder_positions.insert(id, self.folders.len());
+        self.folders.push(id);
+        self.roomy.push(true);
+        self.renamable.push(false);
+    }
+
+    /// Registers a new file, already in `entries`.
+    fn add_file(&mut self, id: Uuid, importing: bool) {
+        let position = self.files.len();
+        self.file_positions.insert(id, position);
+        self.files.push(id);
+        self.live.push(true);
+        if importing {
+            self.pending_imports.insert(position);
+        }
+    }
+
+    fn delete_file(&mut self, id: Uuid) {
+        if let Some(position) = self.file_positions.get(&id).copied() {
+            self.live.set(position, false);
+            self.pending_imports.remove(&position);
+        }
+    }
+
+    fn live_files(&self) -> usize {
+        self.live.count()
     }
 
     fn unique_name(&self, folder: Uuid, name: String) -> String {
@@ -353,11 +410,11 @@ impl<'a> History<'a> {
         if !tree.entries.contains_key(&tree.root) {
             let root = tree.root;
             self.add_entry(realm, root, root, Node::Folder(BTreeMap::new()));
-            self.trees[realm].folders.push(root);
+            self.trees[realm].add_folder(root);
             self.write(root, device);
             return;
         }
-        let has_file = !tree.files.is_empty();
+        let has_file = tree.live_files() > 0;
         let has_children =
             tree.children(tree.root).is_some_and(|c| !c.is_empty()) || tree.folders.len() > 1;
         let r: u32 = self.rng.gen_range(0..100);
@@ -377,7 +434,7 @@ impl<'a> History<'a> {
         if rv >= 2 && has_file && r < 85 && tree.folders.len() >= 2 {
             return self.move_file(realm, device, rv);
         }
-        if has_file && tree.files.len() > 3 && r < 90 {
+        if has_file && tree.live_files() > 3 && r < 90 {
             return self.delete_file(realm, device);
         }
         if has_children {
@@ -418,21 +475,28 @@ impl<'a> History<'a> {
     /// A folder with room for one more entry (a new folder if every one is full).
     fn folder_with_room(&mut self, realm: RealmIdx) -> Uuid {
         let tree = &self.trees[realm];
-        let roomy: Vec<Uuid> = tree
-            .folders
-            .iter()
-            .copied()
-            .filter(|f| tree.children(*f).is_some_and(|c| c.len() < MAX_CHILDREN))
-            .collect();
-        if roomy.is_empty() {
+        let count = tree.roomy.count();
+        if count == 0 {
             return tree.root;
         }
-        roomy[self.rng.gen_range(0..roomy.len())]
+        let pick = self.rng.gen_range(0..count);
+        let tree = &self.trees[realm];
+        tree.roomy
+            .nth(pick)
+            .and_then(|position| tree.folders.get(position).copied())
+            .unwrap_or(tree.root)
     }
 
     fn random_file(&mut self, realm: RealmIdx) -> Option<Uuid> {
-        let files = &self.trees[realm].files;
-        (!files.is_empty()).then(|| files[self.rng.gen_range(0..files.len())])
+        let count = self.trees[realm].live_files();
+        if count == 0 {
+            return None;
+        }
+        let pick = self.rng.gen_range(0..count);
+        let tree = &self.trees[realm];
+        tree.live
+            .nth(pick)
+            .and_then(|position| tree.files.get(position).copied())
     }
 
     /// A file that may be moved or deleted: the awkward names stay where they are, so
@@ -461,9 +525,7 @@ impl<'a> History<'a> {
         if !parent_first {
             self.write(id, device);
         }
-        if let Some(children) = self.trees[realm].children_mut(folder) {
-            children.insert(name, id);
-        }
+        self.trees[realm].edit_children(folder, |children| children.insert(name, id));
         self.write(folder, device);
         if parent_first {
             self.write(id, device);
@@ -495,7 +557,7 @@ impl<'a> History<'a> {
             import: import.map(|file| (file, 0)),
         };
         self.add_entry(realm, id, folder, node);
-        self.trees[realm].files.push(id);
+        self.trees[realm].add_file(id, import.is_some());
         if nb > 0 || import.is_none() {
             self.change_content(realm, id, device, nb, true);
         }
@@ -538,7 +600,7 @@ impl<'a> History<'a> {
         let id = uuid_v4(&mut self.rng);
         self.add_entry(realm, id, parent, Node::Folder(BTreeMap::new()));
         let tree = &mut self.trees[realm];
-        tree.folders.push(id);
+        tree.add_folder(id);
         if let Some((index, _, _)) = imported {
             tree.imported_folders.insert(index, id);
             tree.next_import_folder += 1;
@@ -550,18 +612,9 @@ impl<'a> History<'a> {
         // Imported files still incomplete come first, so that they get completed.
         let tree = &self.trees[realm];
         let pending = (nb > 0 && self.import.is_some())
-            .then(|| {
-                tree.files.iter().copied().find(|f| {
-                    matches!(
-                        tree.entries.get(f).map(|e| &e.node),
-                        Some(Node::File {
-                            import: Some(_),
-                            ..
-                        })
-                    )
-                })
-            })
-            .flatten();
+            .then(|| tree.pending_imports.first())
+            .flatten()
+            .and_then(|position| tree.files.get(*position).copied());
         if let Some(id) = pending.or_else(|| self.random_file(realm)) {
             self.change_content(realm, id, device, nb, false);
             self.write(id, device);
@@ -680,6 +733,12 @@ impl<'a> History<'a> {
         {
             (*s, *b, *i) = (size, blocks, import);
         }
+        if import.is_none() {
+            let tree = &mut self.trees[realm];
+            if let Some(position) = tree.file_positions.get(&id) {
+                tree.pending_imports.remove(position);
+            }
+        }
     }
 
     fn move_file(&mut self, realm: RealmIdx, device: DeviceIdx, rv: usize) {
@@ -707,15 +766,11 @@ impl<'a> History<'a> {
             entry.parent = to;
         }
         self.write(id, device);
-        if let Some(children) = self.trees[realm].children_mut(to) {
-            children.insert(new_name, id);
-        }
+        self.trees[realm].edit_children(to, |children| children.insert(new_name, id));
         self.write(to, device);
         // Sometimes the old folder is left listing it (the child's `parent` decides).
         if rv >= 3 && self.rng.gen_bool(0.7) {
-            if let Some(children) = self.trees[realm].children_mut(from) {
-                children.remove(&name);
-            }
+            self.trees[realm].edit_children(from, |children| children.remove(&name));
             self.write(from, device);
         }
     }
@@ -726,29 +781,25 @@ impl<'a> History<'a> {
         };
         let tree = &mut self.trees[realm];
         let parent = tree.entries.get(&id).map_or(tree.root, |e| e.parent);
-        if let Some(children) = tree.children_mut(parent) {
-            children.retain(|_, child| *child != id);
-        }
-        tree.files.retain(|f| *f != id);
+        tree.edit_children(parent, |children| children.retain(|_, child| *child != id));
+        tree.delete_file(id);
         self.write(parent, device);
     }
 
     fn rename(&mut self, realm: RealmIdx, device: DeviceIdx) {
         let tree = &self.trees[realm];
-        let candidates: Vec<Uuid> = tree
-            .folders
-            .iter()
-            .copied()
-            .filter(|f| {
-                tree.children(*f)
-                    .is_some_and(|c| c.keys().any(|n| renamable(n)))
-            })
-            .collect();
-        if candidates.is_empty() {
-            let root = tree.root;
+        let candidates = tree.renamable.count();
+        let root = tree.root;
+        if candidates == 0 {
             return self.write(root, device);
         }
-        let folder = candidates[self.rng.gen_range(0..candidates.len())];
+        let pick = self.rng.gen_range(0..candidates);
+        let tree = &self.trees[realm];
+        let folder = tree
+            .renamable
+            .nth(pick)
+            .and_then(|position| tree.folders.get(position).copied())
+            .unwrap_or(root);
         let count = self.trees[realm]
             .children(folder)
             .map_or(0, |c| c.keys().filter(|n| renamable(n)).count());
@@ -765,10 +816,10 @@ impl<'a> History<'a> {
                 .rsplit_once('.')
                 .map_or(fresh.clone(), |(_, ext)| format!("{fresh}.{ext}"));
             let new_name = tree.unique_name(folder, stem);
-            if let Some(children) = tree.children_mut(folder) {
+            tree.edit_children(folder, |children| {
                 children.remove(&old_name);
                 children.insert(new_name, child);
-            }
+            });
         }
         self.write(folder, device);
     }
