@@ -7,6 +7,7 @@
 mod content;
 mod failure;
 mod history;
+mod history_paths;
 mod keys;
 mod names;
 mod org;
