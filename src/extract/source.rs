@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::format::untouched;
+use crate::ids::Micros;
 use crate::verify::info as verify_info;
 use crate::verify::report::Findings;
-use crate::ids::Micros;
 
 #[derive(Debug, Clone)]
 pub struct Info {

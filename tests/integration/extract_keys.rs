@@ -52,7 +52,9 @@ fn the_passphrase_is_asked_on_a_terminal_and_never_shown() {
     assert_eq!(right.code, 0, "{}", right.shown);
     assert!(right.shown.contains(PROMPT), "no prompt: {}", right.shown);
     assert!(
-        right.shown.contains(&format!("/bar2.txt\tfile\t8\t{HELLO2}")),
+        right
+            .shown
+            .contains(&format!("/bar2.txt\tfile\t8\t{HELLO2}")),
         "{}",
         right.shown
     );
@@ -88,7 +90,9 @@ fn no_terminal_and_no_passphrase_is_refused_without_reading_stdin() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{PASSPHRASE}\n").as_bytes()).unwrap();
+    stdin
+        .write_all(format!("{PASSPHRASE}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     drop(stdin);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -114,7 +118,14 @@ async fn extracts_with_keys_of(bits: &str) {
     let mut cmd = tool();
     cmd.args(["testbed", "populate", "--sequestered", "--create-schema"])
         .args(["--sequester-key-bits", bits, "--organization", &org])
-        .args(["--realms", "1", "--vlobs-per-realm", "20", "--blocks-per-realm", "6"])
+        .args([
+            "--realms",
+            "1",
+            "--vlobs-per-realm",
+            "20",
+            "--blocks-per-realm",
+            "6",
+        ])
         .args(["--block-size-min", "1KiB", "--block-size-max", "4KiB"])
         .arg("--keys-dir")
         .arg(&keys)
@@ -132,7 +143,10 @@ async fn extracts_with_keys_of(bits: &str) {
         let key = org_dir.join(service["key_file"].as_str().unwrap());
         let pem = std::fs::read(&key).unwrap();
         let loaded = SequesterPrivateKey::load(&pem, None).unwrap();
-        assert_eq!(loaded.size() * 8, bits.parse::<usize>().unwrap());
+        assert_eq!(
+            loaded.public_key().size() * 8,
+            bits.parse::<usize>().unwrap()
+        );
         let keys_read = realm.readable(service["service_id"].as_str().unwrap());
         let r = crate::extract_support::extract(&file, &key, &["--list"]);
         if keys_read.is_empty() {
@@ -141,7 +155,12 @@ async fn extracts_with_keys_of(bits: &str) {
         }
         let mut got = tree(&r.stdout);
         got.sort();
-        assert_eq!(got, realm.tree(snapshot, &keys_read), "{bits} bits: {}", r.all());
+        assert_eq!(
+            got,
+            realm.tree(snapshot, &keys_read),
+            "{bits} bits: {}",
+            r.all()
+        );
         readers += 1;
     }
     assert!(readers > 0, "no service read anything");

@@ -49,7 +49,12 @@ pub struct TerminalRun {
 }
 
 /// `argv` on a pty, with `env` added and the passphrase variable removed.
-pub fn run_on_terminal(argv: &[&str], env: &[(&str, &str)], prompt: &str, answer: &str) -> TerminalRun {
+pub fn run_on_terminal(
+    argv: &[&str],
+    env: &[(&str, &str)],
+    prompt: &str,
+    answer: &str,
+) -> TerminalRun {
     let mut cmd = Command::new("python3");
     cmd.arg("-c")
         .arg(DRIVER)
