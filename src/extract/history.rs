@@ -1,32 +1,18 @@
 //! `--history`: every version of every vlob (reference §6.6), each with the path(s) it had
 //! while in force: the tree is resolved at every row timestamp up to the snapshot, and each
-//! version collects the paths it appears at. Files go to `history/<vlob id>/v<version>-<name>`.
-//!
-//! Cost: one tree resolution per distinct timestamp (manifests are decoded once, cached).
+//! version collects the paths it appears at (`history_paths`, kept up to date row after row).
+//! Files go to `history/<vlob id>/v<version>-<name>`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::history_paths;
 use super::names;
 use super::plan::{entry, PlanKind, Planned};
 use super::tree::{self, Decoder, Kind, Versions};
 use crate::ids::Micros;
 
 pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned> {
-    // sequential_id → paths, in order of first appearance.
-    let mut paths: HashMap<i64, Vec<String>> = HashMap::new();
-    for t in versions.timestamps(snapshot) {
-        let Some(nodes) = tree::resolve(dec, versions, t) else {
-            continue;
-        };
-        for n in nodes {
-            let p = paths.entry(n.row.sequential_id).or_default();
-            let path = n.path();
-            if !p.contains(&path) {
-                p.push(path);
-            }
-        }
-    }
+    let mut paths = history_paths::paths(dec, versions, snapshot);
     let mut ids: Vec<_> = versions.by_vlob.keys().copied().collect();
     ids.sort();
     let mut out = Vec::new();

@@ -8,6 +8,7 @@ mod content;
 mod failure;
 mod fingerprint;
 mod history;
+mod history_paths;
 mod keys;
 mod names;
 mod org;

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::format::untouched;
 use crate::ids::Micros;
-
-const MAGIC: i64 = 87948;
+use crate::verify::info as verify_info;
+use crate::verify::report::Findings;
 
 #[derive(Debug, Clone)]
 pub struct Info {
@@ -196,6 +196,8 @@ fn id(v: ValueRef<'_>) -> Option<Uuid> {
     }
 }
 
+/// The `info` row, through verify's check (every bad field, not just the first, and the
+/// step flags): any problem refuses the file, all of them named in one message.
 fn read_info(conn: &Connection) -> std::result::Result<Info, String> {
     let has_info: bool = conn
         .query_row(
@@ -208,50 +210,22 @@ fn read_info(conn: &Connection) -> std::result::Result<Info, String> {
     if !has_info {
         return Err("not a realm export: the SQLite file has no `info` table".into());
     }
-    let row = conn
-        .query_row(
-            "SELECT version, organization_id, realm_id, root_verify_key, snapshot_timestamp, \
-             certificates_export_done, vlobs_export_done, blocks_metadata_export_done, \
-             blocks_data_export_done FROM info WHERE magic = ?1",
-            [MAGIC],
-            |r| {
-                let flags: Vec<Option<i64>> = (5..9)
-                    .map(|i| int(r.get_ref(i).unwrap_or(ValueRef::Null)))
-                    .collect();
-                Ok((
-                    int(r.get_ref(0)?),
-                    r.get_ref(1)?.as_str().ok().map(str::to_owned),
-                    id(r.get_ref(2)?),
-                    blob(r.get_ref(3)?),
-                    int(r.get_ref(4)?),
-                    flags,
-                ))
-            },
-        )
-        .optional()
+    let mut findings = Findings::default();
+    let checked = verify_info::check(conn, &mut findings)
         .map_err(|e| format!("its `info` table cannot be read: {e}"))?;
-    let Some((version, org, realm, root, snapshot, flags)) = row else {
-        return Err(format!(
-            "not a realm export: no `info` row with magic {MAGIC}"
-        ));
-    };
-    if version != Some(1) {
-        return Err(format!(
-            "unsupported export format version {version:?} (extract reads version 1)"
-        ));
+    if let Some(info) = &checked {
+        verify_info::check_steps(&info.report.steps, None, "extract", &mut findings);
     }
-    if flags.iter().any(|f| *f != Some(1)) {
-        return Err("an unfinished export: not every `*_export_done` flag of `info` is set. Finish the export (re-run export-realm) before extracting".into());
+    let problems: Vec<String> = findings.problems.into_iter().map(|p| p.message).collect();
+    match checked {
+        Some(info) if problems.is_empty() => Ok(Info {
+            organization_id: info.report.organization_id,
+            realm_id: info.realm_id,
+            root_verify_key: info.root_verify_key,
+            snapshot: info.snapshot,
+        }),
+        // `check` gives `None` only with a problem; the fallback keeps this total.
+        _ if problems.is_empty() => Err("its `info` row cannot be read".into()),
+        _ => Err(problems.join("; ")),
     }
-    let organization_id = org.ok_or("`info.organization_id` is not text")?;
-    let realm_id = realm.ok_or("`info.realm_id` is not 16 bytes")?;
-    let root_verify_key = <[u8; 32]>::try_from(root.as_slice())
-        .map_err(|_| "`info.root_verify_key` is not 32 bytes")?;
-    let snapshot = snapshot.ok_or("`info.snapshot_timestamp` is not an integer")?;
-    Ok(Info {
-        organization_id,
-        realm_id,
-        root_verify_key,
-        snapshot,
-    })
 }

@@ -3,7 +3,7 @@
 //! their own `parent` names the folder listing them (§6.3).
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use uuid::Uuid;
@@ -68,16 +68,6 @@ impl Versions {
         let rows = self.by_vlob.get(&vlob)?;
         let n = rows.partition_point(|r| r.timestamp <= t);
         n.checked_sub(1).map(|i| &rows[i])
-    }
-
-    /// Distinct row timestamps up to `until`.
-    pub fn timestamps(&self, until: Micros) -> BTreeSet<Micros> {
-        self.by_vlob
-            .values()
-            .flatten()
-            .map(|r| r.timestamp)
-            .filter(|t| *t <= until)
-            .collect()
     }
 }
 

@@ -161,8 +161,14 @@ pub fn check(conn: &Connection, findings: &mut Findings) -> rusqlite::Result<Opt
     }))
 }
 
-/// One problem per step not done. `blocks_lacking_data` completes the last one's message.
-pub fn check_steps(steps: &StepsReport, blocks_lacking_data: Option<i64>, findings: &mut Findings) {
+/// One problem per step not done. `blocks_lacking_data` completes the last one's message;
+/// `then` is the command to run again once the export is finished (`verify`, `extract`).
+pub fn check_steps(
+    steps: &StepsReport,
+    blocks_lacking_data: Option<i64>,
+    then: &str,
+    findings: &mut Findings,
+) {
     let done = [
         steps.certificates,
         steps.vlobs,
@@ -182,7 +188,7 @@ pub fn check_steps(steps: &StepsReport, blocks_lacking_data: Option<i64>, findin
         findings.problem(
             "step_not_done",
             format!(
-                "step {step} is not done (`{column}` is 0){detail}: the export is incomplete. Resume it with the same `export-realm` command (or Parsec's `export_realm`), then verify again"
+                "step {step} is not done (`{column}` is 0){detail}: the export is incomplete. Resume it with the same `export-realm` command (or Parsec's `export_realm`), then {then} again"
             ),
         );
     }

@@ -4,7 +4,7 @@
 
 mod against_db;
 mod certificates;
-mod info;
+pub(crate) mod info;
 mod keys;
 pub mod report;
 mod rows;
@@ -122,7 +122,7 @@ fn check_contents(
     } else {
         None
     };
-    info::check_steps(&steps, lacking, f);
+    info::check_steps(&steps, lacking, "verify", f);
     guarded(f, "the rows", |f| rows::check_columns(conn, usable, f));
     for (table, check) in [
         ("common_certificate", "certificate_ids"),

@@ -269,7 +269,37 @@ fn bad_export_files_are_refused() {
     });
     let r = extract(&unfinished, &key_path(1), &["--list"]);
     assert_eq!(r.code, 60, "{}", r.all());
-    assert!(r.stderr.contains("unfinished export"), "{}", r.stderr);
+    for part in [
+        "the export is incomplete",
+        "`blocks_data_export_done` is 0",
+        "`export-realm`",
+        "then extract again",
+    ] {
+        assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
+    }
+    // Every bad field of `info` is named, not only the first.
+    let damaged = altered_copy(&sequestered_files()[0], dir.path(), |c| {
+        c.execute(
+            "UPDATE info SET realm_id = x'00', root_verify_key = x'0102'",
+            [],
+        )
+        .unwrap();
+    });
+    let r = extract(&damaged, &key_path(1), &["--list"]);
+    assert_eq!(r.code, 60, "{}", r.all());
+    for field in ["`info.realm_id`", "`info.root_verify_key`"] {
+        assert!(r.stderr.contains(field), "{field}: {}", r.stderr);
+    }
+    let newer = altered_copy(&sequestered_files()[0], dir.path(), |c| {
+        c.execute("UPDATE info SET version = 2", []).unwrap();
+    });
+    let r = extract(&newer, &key_path(1), &["--list"]);
+    assert_eq!(r.code, 60, "{}", r.all());
+    assert!(
+        r.stderr.contains("unsupported export format version 2"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -89,3 +89,67 @@ pub fn report_of(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
         .expect("report.json is JSON")
 }
+
+/// Re-seals the fixture's root v1 (`vlob_atom` sequential_id 201, key 1) listing bar.txt's
+/// vlob under each of `names`, taken as raw strings: names Parsec forbids (`/`, `..`, NUL…)
+/// can be written, as a hostile export could hold them. Signed by alice@dev1, as the row
+/// says, so only the names are wrong.
+pub fn reseal_root_listing(conn: &Connection, names: &[&str]) {
+    use parsec_sequester::parsec::crypto::{kdf, signing};
+    use parsec_sequester::parsec::serialization::{envelope, msgpack};
+    use rmpv::Value;
+
+    use crate::parsec_fixture::{testbed_key, REALM_03};
+    let bar = uuid::Uuid::from_u128(0xf0000000000000000000000000000004);
+    let blob: Vec<u8> = conn
+        .query_row(
+            "SELECT blob FROM vlob_atom WHERE sequential_id = 201",
+            [],
+            |r| r.get(0),
+        )
+        .expect("root v1");
+    let key1 = testbed_key(0x0a);
+    let secret = kdf::derive(&key1, REALM_03);
+    let signed = secret.decrypt(&blob, "vlob").expect("root v1 decrypts");
+    let (_, payload) = signing::split(&signed, "manifest").expect("signed");
+    let Value::Map(mut fields) = envelope::load(payload).expect("manifest") else {
+        panic!("a manifest is a map")
+    };
+    let children = Value::Map(
+        names
+            .iter()
+            .map(|n| (Value::from(*n), msgpack::id(bar)))
+            .collect(),
+    );
+    let slot = fields
+        .iter_mut()
+        .find(|(k, _)| k.as_str() == Some("children"))
+        .expect("children");
+    slot.1 = children;
+    let payload = envelope::dump(&Value::Map(fields));
+    let signer = signing::SigningKey::from_seed(&testbed_key(3));
+    let sealed = secret.encrypt(&signer.sign(&payload));
+    conn.execute(
+        "UPDATE vlob_atom SET blob = ?1 WHERE sequential_id = 201",
+        [sealed],
+    )
+    .expect("update root v1");
+}
+
+/// Every path below `dir` (relative), sorted, symlinks not followed.
+pub fn all_paths(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("entry");
+            let p = e.path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().expect("type").is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
