@@ -28,6 +28,9 @@ use crate::format::{self, ExistingFile, Info};
 use crate::ids::now_micros;
 use crate::progress::{Progress, Unit};
 
+/// SQLite's page cache during the vlob and block-metadata steps, which hold no block data.
+const METADATA_CACHE_KIB: u32 = 64 * 1024;
+
 /// Ctrl-C / SIGTERM: steps stop at their next commit point, keeping what they fetched.
 #[derive(Clone, Default)]
 pub struct Interrupt {
@@ -176,6 +179,11 @@ pub async fn export_realm(
         info.vlobs_total_bytes as u64,
         Unit::Bytes,
     );
+    // Vlob and block rows are inserted in `_id` order, so their UNIQUE indexes (random
+    // UUIDs) take random inserts: with 16 MiB of cache, a million vlobs spill and re-read the
+    // same index pages over and over. The metadata steps hold no block data, so they get the
+    // memory the block-data step will use for its buffer.
+    tokio::task::block_in_place(|| file.set_cache_kib(METADATA_CACHE_KIB))?;
     if !steps.vlobs {
         vlobs::export(&tx, &mut file, &source, &bounds, &step, interrupt)
             .await
@@ -196,6 +204,14 @@ pub async fn export_realm(
             .inspect_err(|_| step.abandon())?;
     } else {
         step.finish(info.blocks_total_bytes as u64);
+    }
+    tokio::task::block_in_place(|| file.set_cache_kib(crate::format::CACHE_KIB))?;
+    // The pages the smaller cache let go would stay in the heap and count under the block
+    // buffers (peak RSS 133 MiB instead of 121 on the benchmark realm): return them.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
     }
     // The snapshot transaction must not stay open during hours of block downloads (it would
     // hold back the server's vacuum): block data is immutable, keyed by block ID.

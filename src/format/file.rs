@@ -10,6 +10,9 @@ use super::schema::BOUNDS_TABLE;
 use super::{BlockRow, CertificatesData, TableCounts, VlobRow};
 use crate::error::{Error, Result};
 
+/// SQLite's page cache while block data is written (the memory budget counts it apart).
+pub const CACHE_KIB: u32 = 16 * 1024;
+
 /// A block of the export that has no data yet.
 #[derive(Debug, Clone, Copy)]
 pub struct MissingBlock {
@@ -39,7 +42,7 @@ impl ExportFile {
         // Foreign keys off, as in Parsec (the bundled SQLite turns them on by default): files
         // written before a Parsec fix declare a foreign key to a column that does not exist.
         conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384; PRAGMA foreign_keys = OFF;",
+            &format!("PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA foreign_keys = OFF;"),
         )
         .map_err(|e| Error::sqlite(path, e))?;
         Ok(ExportFile {
@@ -95,6 +98,13 @@ impl ExportFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// SQLite's page cache for this connection, in KiB. Lowering it frees the pages above.
+    pub fn set_cache_kib(&self, kib: u32) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib}"))
+            .map_err(|e| self.err(e))
     }
 
     fn err(&self, e: rusqlite::Error) -> Error {

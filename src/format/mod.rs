@@ -8,7 +8,7 @@ pub mod schema;
 pub mod untouched;
 
 pub use create::create;
-pub use file::{ExportFile, MissingBlock};
+pub use file::{ExportFile, MissingBlock, CACHE_KIB};
 pub use info::{read_existing, stored_bounds, Bounds, ExistingFile, Info, Steps, NO_TIME_BOUND};
 pub use schema::{MAGIC, VERSION};
 
