@@ -213,11 +213,7 @@ async fn fetch_batch(
         .await
         .map_err(|_| Error::Internal("memory budget closed".into()))?;
     let ids: Vec<Uuid> = batch.iter().map(|b| b.block_id).collect();
-    let results = if ids.len() == 1 {
-        vec![store.read(organization_id, ids[0]).await]
-    } else {
-        store.read_many(organization_id, &ids).await
-    };
+    let results = store.read_many(organization_id, &ids).await;
     if results.len() != batch.len() {
         return Err(Error::Internal(format!(
             "{} answered {} results for {} blocks",

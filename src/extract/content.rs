@@ -168,9 +168,7 @@ fn fetch(
 /// Writes (or hashes) a file sequentially; gaps are holes (zeros).
 struct Writer {
     file: Option<File>,
-    /// `None` when the file is one block from offset 0 to its end: its SHA-256 is the
-    /// block's, which the worker has checked (most files are below Parsec's 512 KiB).
-    hasher: Option<Sha256>,
+    hash: FileHash,
     pos: u64,
 }
 
@@ -181,7 +179,7 @@ impl Writer {
         if to <= self.pos {
             return Ok(());
         }
-        if let Some(hasher) = &mut self.hasher {
+        if let FileHash::Streaming(hasher) = &mut self.hash {
             let mut left = to - self.pos;
             while left > 0 {
                 let n = left.min(ZEROS.len() as u64) as usize;
@@ -198,7 +196,7 @@ impl Writer {
 
     fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
         self.zeros_to(offset)?;
-        if let Some(hasher) = &mut self.hasher {
+        if let FileHash::Streaming(hasher) = &mut self.hash {
             hasher.update(data);
         }
         if let Some(f) = &mut self.file {
@@ -228,7 +226,7 @@ pub fn run(
         };
         Ok(Writer {
             file,
-            hasher: (!one_whole_block(&job.manifest)).then(Sha256::new),
+            hash: FileHash::of(&job.manifest),
             pos: 0,
         })
     };
@@ -308,15 +306,15 @@ fn settle(
 
 fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Result<()> {
     w.zeros_to(job.manifest.size)?;
-    let digest: [u8; 32] = match (w.hasher.take(), job.manifest.blocks.first()) {
-        (Some(hasher), _) => hasher.finalize().into(),
-        (None, Some(block)) => block.digest,
-        (None, None) => unreachable!("one_whole_block has a block"),
+    let Writer { file, hash, .. } = w;
+    let digest: [u8; 32] = match hash {
+        FileHash::Streaming(hasher) => hasher.finalize().into(),
+        FileHash::Known(digest) => digest,
     };
     if result.failures.is_empty() {
         result.sha256 = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
     }
-    if let (Some(file), Some(t)) = (w.file.take(), &job.target) {
+    if let (Some(file), Some(t)) = (file, &job.target) {
         file.set_len(job.manifest.size)?;
         // No fsync per file: one `syncfs` before the report makes everything durable, and
         // a resumed run checks every file already written against its manifest.
@@ -338,8 +336,22 @@ fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Res
     Ok(())
 }
 
-fn one_whole_block(manifest: &FileManifest) -> bool {
-    matches!(manifest.blocks.as_slice(), [b] if b.offset == 0 && b.size == manifest.size)
+/// How a file's SHA-256 is had.
+enum FileHash {
+    /// Hashed as it is written.
+    Streaming(Sha256),
+    /// The file is one block from offset 0 to its end: its SHA-256 is the block's digest,
+    /// which the worker checks (most files are below Parsec's 512 KiB).
+    Known([u8; 32]),
+}
+
+impl FileHash {
+    fn of(manifest: &FileManifest) -> FileHash {
+        match manifest.blocks.as_slice() {
+            [b] if b.offset == 0 && b.size == manifest.size => FileHash::Known(b.digest),
+            _ => FileHash::Streaming(Sha256::new()),
+        }
+    }
 }
 
 pub fn to_system_time(us: Micros) -> std::time::SystemTime {

@@ -10,61 +10,73 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-type Sha = std::result::Result<(u64, String), String>;
+/// A value computed on its own thread, kept once it is there.
+struct Background<T> {
+    handle: Option<JoinHandle<T>>,
+    value: Option<T>,
+}
+
+impl<T: Send + 'static> Background<T> {
+    fn spawn(f: impl FnOnce() -> T + Send + 'static) -> Self {
+        Background {
+            handle: Some(std::thread::spawn(f)),
+            value: None,
+        }
+    }
+
+    /// The value, waiting for it if needed; `stopped` stands for a thread that panicked.
+    fn get(&mut self, stopped: impl FnOnce() -> T) -> &T {
+        if let Some(handle) = self.handle.take() {
+            self.value = handle.join().ok();
+        }
+        self.value.get_or_insert_with(stopped)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+}
 
 pub struct Fingerprint {
     path: PathBuf,
-    sha: Option<JoinHandle<Sha>>,
-    sha_done: Option<Sha>,
-    digest: Option<JoinHandle<Option<String>>>,
-    digest_done: Option<String>,
+    /// (bytes, hex SHA-256), or why the file could not be read.
+    sha: Background<std::result::Result<(u64, String), String>>,
+    /// `None` when SQLite cannot read every row: the report then has no digest, and the
+    /// damage is reported by the checks that read those rows.
+    digest: Background<Option<String>>,
 }
 
 impl Fingerprint {
     /// Starts both reads.
     pub fn start(path: &Path) -> Fingerprint {
         let p = path.to_owned();
-        let sha = std::thread::spawn(move || file_sha256(&p));
+        let sha = Background::spawn(move || file_sha256(&p));
         let p = path.to_owned();
-        // `None` when SQLite cannot read every row: the report then has no digest, and the
-        // damage is reported by the checks that read those rows.
-        let digest = std::thread::spawn(move || {
+        let digest = Background::spawn(move || {
             let conn = super::source::connect(&p).ok()?;
             crate::format::digest::digest(&conn).ok()
         });
         Fingerprint {
             path: path.to_owned(),
-            sha: Some(sha),
-            sha_done: None,
-            digest: Some(digest),
-            digest_done: None,
+            sha,
+            digest,
         }
     }
 
     /// (bytes, hex SHA-256) of the file, waiting for it if needed.
     pub fn sha256(&mut self) -> Result<(u64, String)> {
-        if let Some(handle) = self.sha.take() {
-            self.sha_done = Some(
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err("the hashing thread stopped".into())),
-            );
-        }
-        match &self.sha_done {
-            Some(Ok(done)) => Ok(done.clone()),
-            Some(Err(reason)) => Err(Error::ExtractInput {
+        self.sha
+            .get(|| Err("the hashing thread stopped".into()))
+            .clone()
+            .map_err(|reason| Error::ExtractInput {
                 path: self.path.clone(),
-                reason: reason.clone(),
-            }),
-            None => Err(Error::Internal(
-                "the export's SHA-256 was never started".into(),
-            )),
-        }
+                reason,
+            })
     }
 
     /// The hex SHA-256 if it is already known, without waiting.
     pub fn sha256_if_done(&mut self) -> Option<String> {
-        if self.sha.as_ref().is_some_and(|h| !h.is_finished()) {
+        if !self.sha.is_ready() {
             return None;
         }
         self.sha256().ok().map(|(_, sha)| sha)
@@ -72,14 +84,11 @@ impl Fingerprint {
 
     /// The `verify --digest` digest, waiting for it if needed.
     pub fn digest(&mut self) -> Option<String> {
-        if let Some(handle) = self.digest.take() {
-            self.digest_done = handle.join().ok().flatten();
-        }
-        self.digest_done.clone()
+        self.digest.get(|| None).clone()
     }
 }
 
-fn file_sha256(path: &Path) -> Sha {
+fn file_sha256(path: &Path) -> std::result::Result<(u64, String), String> {
     let err = |e: std::io::Error| format!("cannot read it: {e}");
     let mut f = std::fs::File::open(path).map_err(err)?;
     let mut h = Sha256::new();

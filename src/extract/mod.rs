@@ -71,12 +71,6 @@ const CHECKS: &[&str] = &[
 pub fn run(opts: &Options) -> Result<Outcome> {
     let source = Source::open(&opts.file)?;
     let mut fingerprint = fingerprint::Fingerprint::start(&opts.file);
-    let export_bytes = std::fs::metadata(&opts.file)
-        .map_err(|e| Error::ExtractInput {
-            path: opts.file.clone(),
-            reason: format!("cannot read it: {e}"),
-        })?
-        .len();
     let key = keys::load_private_key(&opts.key, opts.passphrase_file.as_deref())?;
     let sqlite = |e: rusqlite::Error| Error::ExtractInput {
         path: opts.file.clone(),
@@ -122,7 +116,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let decoder = Decoder::new(&source, &org, &realm_keys);
     let mode = if opts.history { "history" } else { "tree" };
     let mut state = output::State {
-        export_bytes,
+        export_bytes: source.bytes,
         organization: info.organization_id.clone(),
         realm_id: info.realm_id.simple().to_string(),
         snapshot: info.snapshot,

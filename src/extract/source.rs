@@ -41,6 +41,8 @@ pub struct BlockRow {
 pub struct Source {
     pub conn: Connection,
     pub info: Info,
+    /// The file's size when opened.
+    pub bytes: u64,
 }
 
 fn input(path: &Path, reason: impl Into<String>) -> Error {
@@ -73,7 +75,11 @@ impl Source {
         }
         let conn = connect(path)?;
         let info = read_info(&conn).map_err(|e| input(path, e))?;
-        Ok(Source { conn, info })
+        Ok(Source {
+            conn,
+            info,
+            bytes: meta.len(),
+        })
     }
 
     /// `(_id, certificate)` of a certificate table, in `_id` order.

@@ -56,17 +56,8 @@ impl SecretKey {
 
     /// Opens a box; `what` names it in the error (e.g. "vlob", "key canary").
     pub fn decrypt(&self, data: &[u8], what: &'static str) -> DataResult<Vec<u8>> {
-        if data.len() < OVERHEAD {
-            return Err(DataError::Truncated {
-                what,
-                need: OVERHEAD,
-                got: data.len(),
-            });
-        }
-        let (nonce, boxed) = data.split_at(NONCE_LEN);
-        XSalsa20Poly1305::new(&self.0.into())
-            .decrypt(Nonce::from_slice(nonce), boxed)
-            .map_err(|_| DataError::WrongKey(what))
+        self.decrypt_owned(data.to_vec(), what)
+            .map(Opened::into_vec)
     }
 
     /// Like `decrypt`, in place: the box's own buffer becomes the cleartext (no second
@@ -95,6 +86,15 @@ impl SecretKey {
 
 /// A box opened in place: its buffer, whose bytes after the nonce and tag are the cleartext.
 pub struct Opened(Vec<u8>);
+
+impl Opened {
+    /// The cleartext alone.
+    pub fn into_vec(self) -> Vec<u8> {
+        let mut v = self.0;
+        v.drain(..OVERHEAD);
+        v
+    }
+}
 
 impl std::ops::Deref for Opened {
     type Target = [u8];
