@@ -52,12 +52,6 @@ pub const VLOB_TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(size), 0)::int8 FRO
 pub const BLOCK_TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(size), 0)::int8 FROM block \
      WHERE realm = $1 AND _id <= $2 AND created_on <= $3";
 
-/// Two versions of one vlob with the same timestamp cannot go in the export file
-/// (UNIQUE(vlob_id, timestamp)); find them before writing anything.
-pub const VLOB_TIMESTAMP_DUPLICATES: &str = "SELECT vlob_id, created_on, COUNT(*) FROM vlob_atom \
-     WHERE realm = $1 AND _id <= $2 AND created_on <= $3 \
-     GROUP BY vlob_id, created_on HAVING COUNT(*) > 1 LIMIT 5";
-
 /// All certificates of the export, one query: `family` 0 = common, 1 = sequester,
 /// 2 = realm. Order: timestamp, then Parsec's priority (a user certificate before the
 /// device certificate sharing its timestamp), then source table and `_id` so that the

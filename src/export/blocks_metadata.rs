@@ -11,10 +11,10 @@ use crate::error::Result;
 use crate::format::{BlockRow, Bounds, ExportFile};
 use crate::progress::Step;
 
-/// Rows are small: the byte limit counts the blocks' sizes, which are not held in memory.
+/// Insert batches. Rows are small: the weight is the blocks' sizes, not held in memory.
 const LIMITS: ChunkLimits = ChunkLimits {
     what: "block metadata",
-    rows: 200_000,
+    rows: 10_000,
     bytes: usize::MAX,
 };
 
@@ -58,8 +58,9 @@ pub async fn export(
         done_bytes,
         step,
         interrupt,
+        file,
         convert,
-        |chunk| file.insert_blocks(chunk),
+        ExportFile::insert_blocks,
     )
     .await?;
     tokio::task::block_in_place(|| file.set_step_done("blocks_metadata_export_done"))?;

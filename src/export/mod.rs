@@ -185,9 +185,17 @@ pub async fn export_realm(
     // memory the block-data step will use for its buffer.
     tokio::task::block_in_place(|| file.set_cache_kib(METADATA_CACHE_KIB))?;
     if !steps.vlobs {
-        vlobs::export(&tx, &mut file, &source, &bounds, &step, interrupt)
-            .await
-            .inspect_err(|_| step.abandon())?;
+        let result = vlobs::export(&tx, &mut file, &source, &bounds, &step, interrupt).await;
+        if let Err(e) = result {
+            step.abandon();
+            // The server's data cannot fit the format: a file this run created could never be
+            // completed, so it goes (it holds nothing but copies of the server's rows).
+            if created && matches!(e, Error::SourceInconsistent(_)) {
+                drop(file);
+                let _ = std::fs::remove_file(&path);
+            }
+            return Err(e);
+        }
     } else {
         step.finish(info.vlobs_total_bytes as u64);
     }

@@ -43,7 +43,6 @@ pub async fn open_or_create(
             let bounds = base_info::new_bounds(tx, source, snapshot).await?;
             let totals = base_info::totals(tx, source, &bounds, Some(snapshot)).await?;
             let expected = base_info::totals(tx, source, &bounds, None).await?;
-            base_info::check_vlob_timestamps_unique(tx, source, &bounds).await?;
             let info = Info {
                 organization_id: req.organization_id.clone(),
                 realm_id: req.realm_id,
@@ -98,9 +97,6 @@ pub async fn open_or_create(
             };
             let totals = base_info::totals(tx, source, &bounds, Some(snapshot)).await?;
             check_totals(path, info, totals.vlob_bytes, totals.block_bytes)?;
-            if !info.steps.vlobs {
-                base_info::check_vlob_timestamps_unique(tx, source, &bounds).await?;
-            }
             progress.message(&format!(
                 "{} exists: continuing the export of snapshot {} where it stopped",
                 path.display(),

@@ -12,11 +12,11 @@ use crate::error::Result;
 use crate::format::{Bounds, ExportFile, VlobRow};
 use crate::progress::Step;
 
-/// At most this much per commit.
+/// Insert batches (commits are sized by time, see `chunks`).
 const LIMITS: ChunkLimits = ChunkLimits {
     what: "vlobs",
-    rows: 20_000,
-    bytes: 32 * 1024 * 1024,
+    rows: 2_000,
+    bytes: 4 * 1024 * 1024,
 };
 
 pub async fn export(
@@ -62,8 +62,9 @@ pub async fn export(
         done_bytes,
         step,
         interrupt,
+        file,
         convert,
-        |chunk| file.insert_vlobs(chunk),
+        ExportFile::insert_vlobs,
     )
     .await?;
     tokio::task::block_in_place(|| file.set_step_done("vlobs_export_done"))?;

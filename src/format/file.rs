@@ -170,26 +170,42 @@ impl ExportFile {
             .map_err(|e| self.err(e))
     }
 
-    pub fn insert_vlobs(&mut self, rows: &[VlobRow]) -> Result<()> {
-        self.in_transaction(|tx| {
-            let mut stmt = tx.prepare_cached(
+    /// Inside a transaction opened with `begin`. Two versions of one vlob at the same
+    /// timestamp break the format's UNIQUE(vlob_id, timestamp): that is the server's data,
+    /// not our file, and the error says so (the constraint checks it for free as we insert).
+    pub fn insert_vlobs(&self, rows: &[VlobRow]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
                 "INSERT INTO vlob_atom (sequential_id, vlob_id, version, key_index, blob, size, author, timestamp) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for row in rows {
-                stmt.execute(params![
-                    row.sequential_id,
-                    row.vlob_id.as_slice(),
-                    row.version,
-                    row.key_index,
-                    row.blob,
-                    row.blob.len() as i64,
-                    row.author.as_slice(),
-                    row.timestamp
-                ])?;
-            }
-            Ok(())
-        })
+            )
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            stmt.execute(params![
+                row.sequential_id,
+                row.vlob_id.as_slice(),
+                row.version,
+                row.key_index,
+                row.blob,
+                row.blob.len() as i64,
+                row.author.as_slice(),
+                row.timestamp
+            ])
+            .map_err(|e| {
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+                    Error::SourceInconsistent(format!(
+                        "vlob {} has several versions at {} (version {} among them); the realm-export format allows one version per vlob and timestamp, so this realm cannot be exported as is (report it to the Parsec server's maintainers)",
+                        uuid::Uuid::from_bytes(row.vlob_id).simple(),
+                        crate::ids::format_timestamp(row.timestamp),
+                        row.version
+                    ))
+                } else {
+                    self.err(e)
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// (highest sequential_id, count, bytes) of the block metadata already in the file.
@@ -203,22 +219,25 @@ impl ExportFile {
             .map_err(|e| self.err(e))
     }
 
-    pub fn insert_blocks(&mut self, rows: &[BlockRow]) -> Result<()> {
-        self.in_transaction(|tx| {
-            let mut stmt = tx.prepare_cached(
+    /// Inside a transaction opened with `begin`.
+    pub fn insert_blocks(&self, rows: &[BlockRow]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
                 "INSERT INTO block (sequential_id, block_id, author, size, key_index) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for row in rows {
-                stmt.execute(params![
-                    row.sequential_id,
-                    row.block_id.as_slice(),
-                    row.author.as_slice(),
-                    row.size,
-                    row.key_index
-                ])?;
-            }
-            Ok(())
-        })
+            )
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            stmt.execute(params![
+                row.sequential_id,
+                row.block_id.as_slice(),
+                row.author.as_slice(),
+                row.size,
+                row.key_index
+            ])
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     /// Runs `work` in one SQLite transaction: all of it is committed, or none.

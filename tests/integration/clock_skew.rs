@@ -300,3 +300,51 @@ async fn a_hole_in_a_vlobs_versions_is_reported_and_an_old_rule_file_is_refused(
     assert!(r.stderr.contains("start a new export"), "{}", r.stderr);
     assert_eq!(fingerprint(&old), before, "the refused file was modified");
 }
+
+/// Two versions of one vlob with the same client timestamp cannot both go in the format
+/// (UNIQUE(vlob_id, timestamp)): the export stops with the server's data named as the
+/// cause, and the file this run created is not left behind as if it could be resumed.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_versions_at_one_timestamp_are_refused_naming_the_vlob() {
+    let (db, realm) = skewed_db("skew_same_stamp").await;
+    let client = db.client().await;
+    let r = realm_row(&client, realm).await;
+    let newest: DateTime<Utc> = client
+        .query_one(
+            "SELECT MAX(created_on) FROM vlob_atom WHERE realm = $1",
+            &[&r.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // After every generated version (some devices' clocks run ahead), and not a whole
+    // millisecond: the message then prints all six digits, as `rfc3339` does.
+    let stamp = newest.timestamp_micros() / 1_000_000 * 1_000_000 + 60_123_457;
+    let vlob = Uuid::new_v4();
+    insert_version(&client, "vlob_atom", &r, vlob, 1, stamp).await;
+    insert_version(&client, "vlob_atom", &r, vlob, 2, stamp).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.sqlite");
+    let t = rfc3339(stamp + 1_000_000);
+    let out = run(&mut export_cmd(
+        &db.url,
+        ORG,
+        &realm.simple().to_string(),
+        &file,
+        &["--snapshot-timestamp", &t],
+    ));
+    assert_eq!(out.code, 24, "{}", out.all());
+    assert!(
+        out.stderr.contains(&vlob.simple().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&rfc3339(stamp)), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("one version per vlob and timestamp"),
+        "{}",
+        out.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
