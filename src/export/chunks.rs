@@ -1,5 +1,6 @@
-//! Shared by the vlob and block-metadata steps: stream rows from one PostgreSQL query and
-//! commit them to the file in bounded chunks, each chunk a resume point.
+//! Shared by the vlob and block-metadata steps: stream rows from one PostgreSQL query, hand
+//! them in bounded batches to a writer thread, which commits by time; each commit is a
+//! resume point.
 
 use futures::{pin_mut, TryStreamExt};
 use tokio_postgres::{types::ToSql, Row, RowStream, Transaction};

@@ -1,5 +1,5 @@
-//! Step 2: vlob versions, streamed from PostgreSQL in `_id` order and committed to the file
-//! in chunks.
+//! Step 2: vlob versions, streamed from PostgreSQL in `_id` order and written to the file
+//! through `chunks`.
 
 use tokio_postgres::Transaction;
 use uuid::Uuid;
