@@ -77,6 +77,10 @@ def main():
     p.add_argument("--limit", action="append", required=True)
     p.add_argument("--subject", required=True)
     p.add_argument("--log", default="/dev/null")
+    p.add_argument(
+        "--prepare",
+        help="an untimed command run before each timed run of the subject (e.g. copy its input)",
+    )
     args = p.parse_args()
     limits = named(args.limit)
     subject = named([args.subject])[0]
@@ -85,7 +89,11 @@ def main():
         for r in range(1, args.rounds + 1):
             order = limits + [subject] if r % 2 else [subject] + limits
             load = loadavg()
-            got = {name: timed(cmd, log) for name, cmd in order}
+            got = {}
+            for name, cmd in order:
+                if args.prepare and name == subject[0]:
+                    subprocess.run(args.prepare, shell=True, check=True, stdout=log, stderr=log)
+                got[name] = timed(cmd, log)
             limit = max(got[name]["wall"] for name, _ in limits)
             ratio = got[subject[0]]["wall"] / limit
             busy = [n for n, g in got.items() if g["idle"] < IDLE_REQUIRED]
