@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::history_paths;
 use super::names;
-use super::plan::{entry, PlanKind, Planned};
+use super::plan::{entry, Authors, PlanKind, Planned};
 use super::tree::{self, Decoder, Kind, Versions};
 use crate::ids::Micros;
 
@@ -15,13 +15,22 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
     let mut paths = history_paths::paths(dec, versions, snapshot);
     let mut ids: Vec<_> = versions.by_vlob.keys().copied().collect();
     ids.sort();
-    let mut out = Vec::new();
+    let mut authors = Authors::new(dec.org);
+    // Sized once: a history holds an entry per version, and doubling would hold up to twice
+    // that (three times while it moves).
+    let count = versions
+        .by_vlob
+        .values()
+        .flatten()
+        .filter(|r| r.timestamp <= snapshot)
+        .count();
+    let mut out = Vec::with_capacity(count);
     for id in ids {
         for row in versions.by_vlob[&id]
             .iter()
             .filter(|r| r.timestamp <= snapshot)
         {
-            let decoded = dec.decode(row);
+            let decoded = dec.decode_last(row);
             let (kind, updated, failures) = tree::describe(&decoded);
             let p = paths.remove(&row.sequential_id).unwrap_or_default();
             let last_name = p
@@ -44,7 +53,7 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
                 .map(|f| if path.is_empty() { f } else { f.at(&path) })
                 .collect();
             out.push(Planned {
-                entry: entry(dec.org, p, row, &kind, failures),
+                entry: entry(&mut authors, p, row, &kind, failures),
                 kind: plan_kind,
                 disk,
                 escaped: false,

@@ -186,7 +186,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let digest = fingerprint.digest();
 
     let mut names_escaped = Vec::new();
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(planned.len());
     for p in planned {
         if p.escaped {
             if let Some(w) = &p.entry.written {
@@ -242,18 +242,13 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     if let Some(out) = &output {
         state.export_sha256 = Some(report.export.sha256.clone());
         out.save_state(&state)?;
-        let json =
-            serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
-        out.write_file(&out.root.join("report.json"), &json)?;
-        out.write_file(&out.root.join("report.txt"), report.text().as_bytes())?;
+        // Streamed to the files: with `--history` the three are about 1 KiB per version.
+        out.write_with(&out.root.join("report.json"), |w| {
+            serde_json::to_writer_pretty(&mut *w, &report).map_err(std::io::Error::from)
+        })?;
+        out.write_with(&out.root.join("report.txt"), |w| report.write_text(w))?;
         if opts.history {
-            let mut tsv = String::from(report::HISTORY_HEADER);
-            tsv.push('\n');
-            for e in &report.entries {
-                tsv.push_str(&e.history_line());
-                tsv.push('\n');
-            }
-            out.write_file(&out.root.join("history.tsv"), tsv.as_bytes())?;
+            out.write_with(&out.root.join("history.tsv"), |w| report.write_history(w))?;
         }
         let _ = std::fs::remove_dir_all(out.tmp_dir());
     }

@@ -155,6 +155,15 @@ impl Output {
 
     /// Writes a small file (report, index) through a temporary name.
     pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.write_with(path, |w| w.write_all(bytes))
+    }
+
+    /// `write_file` with the content written by `fill` through a buffer, never whole in memory.
+    pub fn write_with(
+        &self,
+        path: &Path,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
         let tmp = self.tmp_dir().join(format!(
             "small-{}",
             path.file_name()
@@ -163,8 +172,10 @@ impl Output {
         ));
         let _ = std::fs::remove_file(&tmp);
         let result = (|| -> std::io::Result<()> {
-            let mut f = super::content::create_private(&tmp)?;
-            f.write_all(bytes)?;
+            let mut f =
+                std::io::BufWriter::with_capacity(1 << 20, super::content::create_private(&tmp)?);
+            fill(&mut f)?;
+            let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_data()?;
             std::fs::rename(&tmp, path)
         })();

@@ -91,7 +91,8 @@ pub struct Entry {
     pub vlob_id: String,
     pub version: u32,
     pub timestamp: String,
-    pub author: Author,
+    /// Shared by every version of the same device (a history holds one entry per version).
+    pub author: std::sync::Arc<Author>,
     /// `file`, `folder` or `error`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -163,10 +164,20 @@ pub struct Escaped {
 
 impl Report {
     pub fn text(&self) -> String {
-        let mut t = String::new();
+        let mut t = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = self.write_text(&mut t);
+        String::from_utf8_lossy(&t).into_owned()
+    }
+
+    /// The readable record, streamed: with `--history` it has a line per version, and is
+    /// never held whole in memory when it goes to a file.
+    pub fn write_text(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut result = Ok(());
         let mut line = |s: String| {
-            t.push_str(&s);
-            t.push('\n');
+            if result.is_ok() {
+                result = writeln!(w, "{s}");
+            }
         };
         line(format!("{} — extraction record", self.tool));
         line(format!(
@@ -259,6 +270,15 @@ impl Report {
         } else {
             "result: PARTIAL (see the failures)".into()
         });
-        t
+        result
+    }
+
+    /// `history.tsv`: a header, then a line per version.
+    pub fn write_history(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(w, "{HISTORY_HEADER}")?;
+        for e in &self.entries {
+            writeln!(w, "{}", e.history_line())?;
+        }
+        Ok(())
     }
 }
