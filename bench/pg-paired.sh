@@ -27,7 +27,7 @@ REALM=$(awk '/realm /{print $2; exit}' "$WORK/populate.txt")
 psql "$PG_URL" -Atc "VACUUM ANALYZE" >/dev/null
 EXPORT="'$BIN' export-realm --quiet --db '$PG_URL' -b POSTGRESQL --organization BenchOrg --realm $REALM '$WORK/out.sqlite'"
 if [ "${STEP:-all}" = blocks ]; then
-    "$BIN" export-realm --quiet --db "$PG_URL" -b POSTGRESQL --organization BenchOrg --realm "$REALM" "$WORK/pre.sqlite"
+    "$BIN" export-realm --quiet --db "$PG_URL" -b POSTGRESQL --organization BenchOrg --realm "$REALM" "$WORK/pre.sqlite" > /dev/null
     python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); \
 c.execute('DELETE FROM block_data'); c.execute('UPDATE info SET blocks_data_export_done = 0'); c.execute('VACUUM')" "$WORK/pre.sqlite"
     psql "$PG_URL" -Atc "SELECT size FROM block" > "$WORK/sizes"
