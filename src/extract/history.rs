@@ -30,7 +30,7 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
             .iter()
             .filter(|r| r.timestamp <= snapshot)
         {
-            let decoded = dec.decode_last(row);
+            let decoded = dec.decode(row);
             let (kind, updated, failures) = tree::describe(&decoded);
             let p = paths.remove(&row.sequential_id).unwrap_or_default();
             let last_name = p

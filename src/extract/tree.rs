@@ -99,23 +99,7 @@ impl<'a> Decoder<'a> {
         if let Some(d) = self.cache.borrow().get(&row.sequential_id) {
             return d.clone();
         }
-        let decoded = self.decode_uncached(row);
-        self.cache
-            .borrow_mut()
-            .insert(row.sequential_id, decoded.clone());
-        decoded
-    }
-
-    /// For a caller that needs this version once more and never again (`--history` plans
-    /// each version once, after the paths have been resolved): taken out of the cache, so
-    /// that a history does not keep every manifest twice.
-    pub fn decode_last(&self, row: &VlobRow) -> Rc<Decoded> {
-        let cached = self.cache.borrow_mut().remove(&row.sequential_id);
-        cached.unwrap_or_else(|| self.decode_uncached(row))
-    }
-
-    fn decode_uncached(&self, row: &VlobRow) -> Rc<Decoded> {
-        Rc::new(Decoded {
+        let decoded = Rc::new(Decoded {
             manifest: self.manifest(row),
             author_problem: author_problem(self.org, row.author, row.timestamp).map(|why| {
                 Failure::vlob(
@@ -128,7 +112,11 @@ impl<'a> Decoder<'a> {
                     ),
                 )
             }),
-        })
+        });
+        self.cache
+            .borrow_mut()
+            .insert(row.sequential_id, decoded.clone());
+        decoded
     }
 
     fn manifest(&self, row: &VlobRow) -> Result<Manifest, Failure> {

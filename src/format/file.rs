@@ -193,7 +193,9 @@ impl ExportFile {
                 row.timestamp
             ])
             .map_err(|e| {
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+                let unique = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+                if unique {
                     Error::SourceInconsistent(format!(
                         "vlob {} has several versions at {} (version {} among them); the realm-export format allows one version per vlob and timestamp, so this realm cannot be exported as is (report it to the Parsec server's maintainers)",
                         uuid::Uuid::from_bytes(row.vlob_id).simple(),

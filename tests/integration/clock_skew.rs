@@ -62,6 +62,18 @@ async fn realm_row(client: &tokio_postgres::Client, realm: Uuid) -> Realm {
     }
 }
 
+/// The latest client timestamp among the realm's versions.
+async fn newest_stamp(client: &tokio_postgres::Client, realm: &Realm) -> DateTime<Utc> {
+    client
+        .query_one(
+            "SELECT MAX(created_on) FROM vlob_atom WHERE realm = $1",
+            &[&realm.id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// Inserts one version as the server would (the next `_id`), stamped `stamp` by its client.
 async fn insert_version(
     client: &tokio_postgres::Client,
@@ -167,14 +179,7 @@ async fn a_version_stamped_after_t_below_the_marker_is_kept_and_a_late_insert_ne
     let (db, realm) = skewed_db("skew_scenario").await;
     let client = db.client().await;
     let r = realm_row(&client, realm).await;
-    let newest: DateTime<Utc> = client
-        .query_one(
-            "SELECT MAX(created_on) FROM vlob_atom WHERE realm = $1",
-            &[&r.id],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let newest = newest_stamp(&client, &r).await;
     let t = newest.timestamp_micros() + 3_600_000_000;
     let s = 1_000_000;
     // Versions 1-5 in step, then a device 140 s ahead writes version 6 stamped T + 40 s, a
@@ -309,14 +314,7 @@ async fn two_versions_at_one_timestamp_are_refused_naming_the_vlob() {
     let (db, realm) = skewed_db("skew_same_stamp").await;
     let client = db.client().await;
     let r = realm_row(&client, realm).await;
-    let newest: DateTime<Utc> = client
-        .query_one(
-            "SELECT MAX(created_on) FROM vlob_atom WHERE realm = $1",
-            &[&r.id],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let newest = newest_stamp(&client, &r).await;
     // After every generated version (some devices' clocks run ahead), and not a whole
     // millisecond: the message then prints all six digits, as `rfc3339` does.
     let stamp = newest.timestamp_micros() / 1_000_000 * 1_000_000 + 60_123_457;
