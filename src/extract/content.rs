@@ -25,14 +25,30 @@ use crate::parsec::DataError;
 pub const MAX_BLOCK: u64 = 64 * 1024 * 1024;
 
 /// Where a file goes: a temporary name, renamed to `good` or, when a block failed, to
-/// `damaged` (holes where blocks failed).
+/// `damaged` (holes where blocks failed). Kept as parts, the paths made when the file is
+/// written: a history has a job per version, and four paths each were a sixth of its memory.
 pub struct Target {
     /// OUTPUT_DIR: folders are created below it only.
-    pub root: PathBuf,
-    pub tmp: PathBuf,
-    pub good: PathBuf,
-    pub damaged: PathBuf,
+    pub root: Arc<Path>,
+    /// `files` or `history`.
+    pub base: &'static str,
+    /// Below `base`.
+    pub rel: String,
+    /// The temporary file's name.
+    pub index: usize,
     pub mtime: Option<Micros>,
+}
+
+impl Target {
+    pub fn tmp(&self) -> PathBuf {
+        super::output::tmp_dir(&self.root).join(self.index.to_string())
+    }
+    pub fn good(&self) -> PathBuf {
+        self.root.join(self.base).join(&self.rel)
+    }
+    pub fn damaged(&self) -> PathBuf {
+        self.root.join("damaged").join(self.base).join(&self.rel)
+    }
 }
 
 pub struct FileJob {
@@ -46,7 +62,7 @@ pub struct FileJob {
 #[derive(Debug, Default)]
 pub struct FileResult {
     /// SHA-256 of the content, when every block was good.
-    pub sha256: Option<String>,
+    pub sha256: Option<[u8; 32]>,
     pub failures: Vec<Failure>,
     /// Where it was written (good or damaged path).
     pub written: Option<PathBuf>,
@@ -221,7 +237,7 @@ pub fn run(
     let mut done_bytes = 0u64;
     let open = |job: &FileJob| -> std::io::Result<Writer> {
         let file = match &job.target {
-            Some(t) => Some(create_private(&t.tmp)?),
+            Some(t) => Some(create_private(&t.tmp())?),
             None => None,
         };
         Ok(Writer {
@@ -312,7 +328,7 @@ fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Res
         FileHash::Known(digest) => digest,
     };
     if result.failures.is_empty() {
-        result.sha256 = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
+        result.sha256 = Some(digest);
     }
     if let (Some(file), Some(t)) = (file, &job.target) {
         file.set_len(job.manifest.size)?;
@@ -323,15 +339,15 @@ fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Res
         }
         drop(file);
         let dest = if result.failures.is_empty() {
-            &t.good
+            t.good()
         } else {
-            &t.damaged
+            t.damaged()
         };
         if let Some(parent) = dest.parent() {
             super::output::create_dirs(&t.root, parent)?;
         }
-        std::fs::rename(&t.tmp, dest)?;
-        result.written = Some(dest.clone());
+        std::fs::rename(t.tmp(), &dest)?;
+        result.written = Some(dest);
     }
     Ok(())
 }
@@ -376,7 +392,7 @@ pub fn create_private(path: &Path) -> std::io::Result<File> {
 
 /// Whether an already written file has the manifest's content (resume): its size, each
 /// block's digest, zeros elsewhere. Returns its SHA-256 when it does.
-pub fn check_existing(path: &Path, manifest: &FileManifest) -> Option<String> {
+pub fn check_existing(path: &Path, manifest: &FileManifest) -> Option<[u8; 32]> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let meta = std::fs::symlink_metadata(path).ok()?;
@@ -418,6 +434,5 @@ pub fn check_existing(path: &Path, manifest: &FileManifest) -> Option<String> {
         pos = b.offset + b.size;
     }
     read_range(manifest.size.checked_sub(pos)?, true, None)?;
-    let digest: [u8; 32] = whole.finalize().into();
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Some(whole.finalize().into())
 }

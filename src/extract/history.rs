@@ -3,9 +3,7 @@
 //! version collects the paths it appears at (`history_paths`, kept up to date row after row).
 //! Files go to `history/<vlob id>/v<version>-<name>`.
 
-use std::sync::Arc;
-
-use super::history_paths;
+use super::history_paths::{self, Described};
 use super::names;
 use super::plan::{entry, Authors, PlanKind, Planned};
 use super::tree::{self, Decoder, Kind, Versions};
@@ -30,9 +28,17 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
             .iter()
             .filter(|r| r.timestamp <= snapshot)
         {
-            let decoded = dec.decode(row);
-            let (kind, updated, failures) = tree::describe(&decoded);
-            let p = paths.remove(&row.sequential_id).unwrap_or_default();
+            // Every row up to the snapshot was described with its paths.
+            let d = paths.remove(&row.sequential_id).unwrap_or_else(|| {
+                let (kind, updated, failures) = tree::describe(dec.take(row));
+                Described {
+                    kind,
+                    updated,
+                    failures,
+                    paths: Vec::new(),
+                }
+            });
+            let (kind, updated, failures, p) = (d.kind, d.updated, d.failures, d.paths);
             let last_name = p
                 .first()
                 .and_then(|p| p.rsplit('/').next())
@@ -43,7 +49,7 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
                 None => format!("{}/v{}", id.simple(), row.version),
             };
             let plan_kind = match &kind {
-                Kind::File(f) => PlanKind::File(Arc::new((**f).clone())),
+                Kind::File(f) => PlanKind::File(f.clone()),
                 Kind::Folder { .. } => PlanKind::Folder,
                 Kind::Error => PlanKind::Other,
             };

@@ -8,22 +8,48 @@
 //! folder in force counts there when it has a version in force whose manifest names that
 //! folder as its `parent` (an undecodable one counts wherever it is listed); the root is
 //! never a child. Only folders recurse.
+//!
+//! Each row is decoded once, here: only the versions in force keep their listing and parent,
+//! and what the plan needs of every row (`Described`) is handed over with its paths. Keeping
+//! every decoded folder until the plan was half of a history's peak memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
 
+use super::failure::Failure;
 use super::source::VlobRow;
-use super::tree::{Decoder, Versions};
+use super::tree::{self, Decoded, Decoder, Kind, Versions};
 use crate::ids::Micros;
 use crate::parsec::manifests::Manifest;
 
 /// A path as entry names from the root.
 type Names = Vec<String>;
 
-/// `sequential_id` → the version's paths, in order of first appearance (within one
-/// timestamp, in tree order).
-pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, Vec<String>> {
+/// A folder version's children (root excluded) and the names they are listed under.
+type Listing = BTreeMap<Uuid, Vec<String>>;
+
+/// One row as the plan needs it: `tree::describe`'s answer, and its paths.
+pub struct Described {
+    pub kind: Kind,
+    pub updated: Option<Micros>,
+    pub failures: Vec<Failure>,
+    /// In order of first appearance (within one timestamp, in tree order); empty: never
+    /// reachable.
+    pub paths: Vec<String>,
+}
+
+/// A vlob's version in force.
+struct Current {
+    row: VlobRow,
+    /// `None`: undecodable (it counts wherever it is listed).
+    parent: Option<Uuid>,
+    /// Its children (a folder's), names in `State::listed`.
+    children: Vec<Uuid>,
+}
+
+/// `sequential_id` → the row described, with its paths, for every row up to `until`.
+pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, Described> {
     let mut rows: Vec<&VlobRow> = versions
         .by_vlob
         .values()
@@ -39,7 +65,7 @@ pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, 
         current: HashMap::new(),
         listed: HashMap::new(),
         paths: HashMap::new(),
-        recorded: HashMap::new(),
+        described: HashMap::new(),
     };
     let mut i = 0;
     while i < rows.len() {
@@ -51,27 +77,19 @@ pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, 
         state.apply(&rows[i..end]);
         i = end;
     }
-    state
-        .recorded
-        .into_iter()
-        .map(|(seq, list)| {
-            let list = list.into_iter().map(|n| format!("/{}", n.join("/")));
-            (seq, list.collect())
-        })
-        .collect()
+    state.described
 }
 
 struct State<'a, 'd> {
     dec: &'a Decoder<'d>,
     realm: Uuid,
-    /// Each vlob's version in force.
-    current: HashMap<Uuid, VlobRow>,
+    current: HashMap<Uuid, Current>,
     /// child → folder in force listing it → the names it is listed under.
     listed: HashMap<Uuid, BTreeMap<Uuid, Vec<String>>>,
     /// Each vlob's paths now (sorted); absent: none.
     paths: HashMap<Uuid, Vec<Names>>,
-    /// What `paths` returns, as names.
-    recorded: HashMap<i64, Vec<Names>>,
+    /// What `paths` returns (paths joined as they come: names would hold twice the memory).
+    described: HashMap<i64, Described>,
 }
 
 impl State<'_, '_> {
@@ -80,15 +98,44 @@ impl State<'_, '_> {
         let mut dirty: BTreeSet<Uuid> = BTreeSet::new();
         let mut touched: BTreeSet<Uuid> = BTreeSet::new();
         for row in rows {
-            let old = self.current.insert(row.vlob_id, **row);
-            let before = old.map(|r| self.listing(&r)).unwrap_or_default();
-            let after = self.listing(row);
+            let decoded = self.dec.take(row);
+            let parent = decoded.manifest.as_ref().ok().map(|m| m.header().parent);
+            let after = self.listing(&decoded);
+            let (kind, updated, failures) = tree::describe(decoded);
+            self.described.insert(
+                row.sequential_id,
+                Described {
+                    kind,
+                    updated,
+                    failures,
+                    paths: Vec::new(),
+                },
+            );
+            // Its names are in `listed`: only the ids are kept here.
+            let now = Current {
+                row: **row,
+                parent,
+                children: after.keys().copied().collect(),
+            };
+            let mut before = Listing::new();
+            for child in self
+                .current
+                .insert(row.vlob_id, now)
+                .map(|c| c.children)
+                .unwrap_or_default()
+            {
+                if let Some(by) = self.listed.get_mut(&child) {
+                    if let Some(names) = by.remove(&row.vlob_id) {
+                        before.insert(child, names);
+                    }
+                    if by.is_empty() {
+                        self.listed.remove(&child);
+                    }
+                }
+            }
             for (child, names) in &before {
                 if after.get(child) != Some(names) {
                     dirty.insert(*child);
-                }
-                if let Some(by) = self.listed.get_mut(child) {
-                    by.remove(&row.vlob_id);
                 }
             }
             for (child, names) in after {
@@ -112,9 +159,9 @@ impl State<'_, '_> {
     }
 
     /// Children of a folder version (root excluded) and their names; empty for the rest.
-    fn listing(&self, row: &VlobRow) -> BTreeMap<Uuid, Vec<String>> {
-        let mut out: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-        if let Ok(Manifest::Folder(f)) = &self.dec.decode(row).manifest {
+    fn listing(&self, decoded: &Decoded) -> Listing {
+        let mut out = Listing::new();
+        if let Ok(Manifest::Folder(f)) = &decoded.manifest {
             for (name, child) in &f.children {
                 if *child != self.realm {
                     out.entry(*child)
@@ -141,14 +188,14 @@ impl State<'_, '_> {
             } else {
                 self.paths.insert(id, new);
             }
-            if let Some(row) = self.current.get(&id) {
-                stack.extend(self.listing(row).into_keys());
+            if let Some(c) = self.current.get(&id) {
+                stack.extend(c.children.iter().copied());
             }
         }
     }
 
     fn compute(&self, id: Uuid) -> Vec<Names> {
-        let Some(row) = self.current.get(&id) else {
+        let Some(current) = self.current.get(&id) else {
             return Vec::new();
         };
         if id == self.realm {
@@ -157,10 +204,7 @@ impl State<'_, '_> {
         let Some(by) = self.listed.get(&id) else {
             return Vec::new();
         };
-        let parent = match &self.dec.decode(row).manifest {
-            Ok(m) => Some(m.header().parent),
-            Err(_) => None,
-        };
+        let parent = current.parent;
         let mut out = Vec::new();
         for (folder, names) in by {
             if parent.is_some_and(|p| p != *folder) {
@@ -180,13 +224,17 @@ impl State<'_, '_> {
 
     /// Adds `id`'s paths now to its version in force, the new ones in tree order.
     fn record(&mut self, id: Uuid) {
-        let (Some(row), Some(now)) = (self.current.get(&id), self.paths.get(&id)) else {
+        let (Some(current), Some(now)) = (self.current.get(&id), self.paths.get(&id)) else {
             return;
         };
-        let list = self.recorded.entry(row.sequential_id).or_default();
+        let Some(described) = self.described.get_mut(&current.row.sequential_id) else {
+            return;
+        };
+        let list = &mut described.paths;
         for p in now {
-            if !list.contains(p) {
-                list.push(p.clone());
+            let p = format!("/{}", p.join("/"));
+            if !list.contains(&p) {
+                list.push(p);
             }
         }
     }

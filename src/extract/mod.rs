@@ -137,6 +137,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     } else {
         plan::plan_tree(&decoder, &versions, t)
     };
+    // Its cache holds decoded manifests the plan now has (or no longer needs).
+    drop(decoder);
     let mut after_snapshot: Vec<String> = versions
         .by_vlob
         .values()

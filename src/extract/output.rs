@@ -150,7 +150,7 @@ impl Output {
     }
 
     pub fn tmp_dir(&self) -> PathBuf {
-        self.root.join(STATE_DIR).join("tmp")
+        tmp_dir(&self.root)
     }
 
     /// Writes a small file (report, index) through a temporary name.
@@ -232,4 +232,9 @@ pub fn set_dir_times(mut dirs: Vec<(PathBuf, i64)>) -> std::io::Result<()> {
         f.set_modified(super::content::to_system_time(t))?;
     }
     Ok(())
+}
+
+/// Where files are written before being renamed into place.
+pub fn tmp_dir(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("tmp")
 }

@@ -2,7 +2,7 @@
 //! hash), compared with what OUTPUT_DIR already holds when continuing an interrupted run.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use super::report::{Author, Entry};
 use super::source;
 use super::tree::{self, Decoder, Kind, Versions};
 use crate::error::Result;
-use crate::ids::{format_timestamp, Micros};
+use crate::ids::Micros;
 
 pub enum PlanKind {
     Folder,
@@ -78,9 +78,9 @@ pub fn entry(
     Entry {
         paths,
         written: None,
-        vlob_id: row.vlob_id.simple().to_string(),
+        vlob_id: row.vlob_id,
         version: row.version,
-        timestamp: format_timestamp(row.timestamp),
+        timestamp: row.timestamp,
         author: authors.get(row.author),
         kind: kind.name(),
         size: match kind {
@@ -104,7 +104,7 @@ pub fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> 
         .map(|n| {
             let kind = match &n.kind {
                 Kind::Folder { .. } => PlanKind::Folder,
-                Kind::File(f) => PlanKind::File(Arc::new((**f).clone())),
+                Kind::File(f) => PlanKind::File(f.clone()),
                 Kind::Error => PlanKind::Other,
             };
             Planned {
@@ -145,8 +145,9 @@ pub fn jobs(
     let mut jobs = Vec::new();
     let mut job_entries = Vec::new();
     let mut dirs = Vec::new();
+    let root: Option<Arc<Path>> = output.map(|o| Arc::from(o.root.as_path()));
     for (i, p) in planned.iter_mut().enumerate() {
-        let rel = p.disk.clone();
+        let rel = std::mem::take(&mut p.disk);
         match (&p.kind, output) {
             (PlanKind::Folder, Some(out)) if !history => {
                 let dir = out.root.join("files").join(&rel);
@@ -157,27 +158,24 @@ pub fn jobs(
                 p.entry.written = Some(format!("files/{rel}").trim_end_matches('/').to_owned());
             }
             (PlanKind::File(manifest), out) => {
-                let target = out.map(|out| {
-                    let base = if history { "history" } else { "files" };
-                    Target {
-                        root: out.root.clone(),
-                        tmp: out.tmp_dir().join(format!("{i}")),
-                        good: out.root.join(base).join(&rel),
-                        damaged: out.root.join("damaged").join(base).join(&rel),
-                        mtime: p.mtime,
-                    }
+                let target = root.as_ref().map(|root| Target {
+                    root: root.clone(),
+                    base: mode_base(history),
+                    rel,
+                    index: i,
+                    mtime: p.mtime,
                 });
                 if let Some(t) = &target {
                     if out.is_some_and(|o| o.resumed) {
-                        if let Some(sha) = content::check_existing(&t.good, manifest) {
+                        let good = t.good();
+                        if let Some(sha) = content::check_existing(&good, manifest) {
                             p.entry.sha256 = Some(sha);
                             p.entry.resumed = true;
-                            p.entry.written =
-                                Some(format!("{base}/{rel}", base = mode_base(history)));
+                            p.entry.written = Some(format!("{}/{}", t.base, t.rel));
                             continue;
                         }
-                        let _ = std::fs::remove_file(&t.good);
-                        let _ = std::fs::remove_file(&t.damaged);
+                        let _ = std::fs::remove_file(&good);
+                        let _ = std::fs::remove_file(t.damaged());
                     }
                 }
                 jobs.push(FileJob {

@@ -1,8 +1,11 @@
 //! The hand-over record (README "extract: report"): JSON, and the same as readable text.
 
 use serde::Serialize;
+use uuid::Uuid;
 
 use super::failure::Failure;
+use crate::ids::{format_timestamp, Micros};
+use crate::report::json;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -88,9 +91,12 @@ pub struct Entry {
     /// `--list`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written: Option<String>,
-    pub vlob_id: String,
+    // Kept binary, written as text: a history holds an entry per version.
+    #[serde(serialize_with = "json::simple")]
+    pub vlob_id: Uuid,
     pub version: u32,
-    pub timestamp: String,
+    #[serde(serialize_with = "json::timestamp")]
+    pub timestamp: Micros,
     /// Shared by every version of the same device (a history holds one entry per version).
     pub author: std::sync::Arc<Author>,
     /// `file`, `folder` or `error`.
@@ -99,8 +105,11 @@ pub struct Entry {
     /// Bytes of a file; children of a folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::optional_sha256"
+    )]
+    pub sha256: Option<[u8; 32]>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resumed: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -129,10 +138,10 @@ impl Entry {
             self.path_text(),
             self.kind,
             self.size.map_or("-".into(), |s| s.to_string()),
-            self.sha256.as_deref().unwrap_or("-"),
-            self.vlob_id,
+            self.sha256_text(),
+            self.vlob_id.simple(),
             self.version,
-            self.timestamp,
+            format_timestamp(self.timestamp),
             self.author.device
         )
     }
@@ -141,15 +150,19 @@ impl Entry {
     pub fn history_line(&self) -> String {
         format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            self.vlob_id,
+            self.vlob_id.simple(),
             self.version,
-            self.timestamp,
+            format_timestamp(self.timestamp),
             self.author.device,
             self.path_text(),
             self.kind,
             self.size.map_or("-".into(), |s| s.to_string()),
-            self.sha256.as_deref().unwrap_or("-"),
+            self.sha256_text(),
         )
+    }
+
+    fn sha256_text(&self) -> String {
+        self.sha256.map_or("-".into(), |h| json::hex(&h))
     }
 }
 

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -72,6 +73,7 @@ impl Versions {
 }
 
 /// One vlob version, decoded and checked.
+#[derive(Clone)]
 pub struct Decoded {
     pub manifest: Result<Manifest, Failure>,
     /// A failed author check (§7 #13): the version is still used.
@@ -99,7 +101,24 @@ impl<'a> Decoder<'a> {
         if let Some(d) = self.cache.borrow().get(&row.sequential_id) {
             return d.clone();
         }
-        let decoded = Rc::new(Decoded {
+        let decoded = Rc::new(self.decode_uncached(row));
+        self.cache
+            .borrow_mut()
+            .insert(row.sequential_id, decoded.clone());
+        decoded
+    }
+
+    /// The version for its last use, out of the cache: a history decodes every version,
+    /// and the cache would otherwise hold them all until the end of the run.
+    pub fn take(&self, row: &VlobRow) -> Decoded {
+        match self.cache.borrow_mut().remove(&row.sequential_id) {
+            Some(rc) => Rc::try_unwrap(rc).unwrap_or_else(|rc| (*rc).clone()),
+            None => self.decode_uncached(row),
+        }
+    }
+
+    fn decode_uncached(&self, row: &VlobRow) -> Decoded {
+        Decoded {
             manifest: self.manifest(row),
             author_problem: author_problem(self.org, row.author, row.timestamp).map(|why| {
                 Failure::vlob(
@@ -112,11 +131,7 @@ impl<'a> Decoder<'a> {
                     ),
                 )
             }),
-        });
-        self.cache
-            .borrow_mut()
-            .insert(row.sequential_id, decoded.clone());
-        decoded
+        }
     }
 
     fn manifest(&self, row: &VlobRow) -> Result<Manifest, Failure> {
@@ -165,8 +180,11 @@ impl<'a> Decoder<'a> {
 
 #[derive(Clone)]
 pub enum Kind {
-    Folder { children: usize },
-    File(Rc<FileManifest>),
+    Folder {
+        children: usize,
+    },
+    /// Shared with the plan and the content phase (one copy per version).
+    File(Arc<FileManifest>),
     Error,
 }
 
@@ -203,28 +221,32 @@ impl Node {
     }
 }
 
-/// What a decoded version is, its mtime, and its failures.
-pub fn describe(decoded: &Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
+/// What a decoded version is, its mtime, and its failures (the manifest moves into the
+/// `Kind`, not copied).
+pub fn describe(decoded: Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
     let mut failures = Vec::new();
-    let (kind, updated) = match &decoded.manifest {
+    let (kind, updated) = match decoded.manifest {
         Ok(Manifest::Folder(f)) => (
             Kind::Folder {
                 children: f.children.len(),
             },
             Some(f.header.updated),
         ),
-        Ok(Manifest::File(f)) => (Kind::File(Rc::new(f.clone())), Some(f.header.updated)),
+        Ok(Manifest::File(f)) => {
+            let updated = f.header.updated;
+            (Kind::File(Arc::new(f)), Some(updated))
+        }
         Err(f) => {
-            failures.push(f.clone());
+            failures.push(f);
             (Kind::Error, None)
         }
     };
-    failures.extend(decoded.author_problem.clone());
+    failures.extend(decoded.author_problem);
     (kind, updated, failures)
 }
 
 fn node(names: Vec<String>, disk: Vec<String>, row: VlobRow, decoded: &Decoded) -> Node {
-    let (kind, updated, failures) = describe(decoded);
+    let (kind, updated, failures) = describe(decoded.clone());
     let path = format!("/{}", names.join("/"));
     let failures = failures.into_iter().map(|f| f.at(&path)).collect();
     Node {

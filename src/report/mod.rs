@@ -5,7 +5,7 @@
 //! into a plain data model, then rendered as text or as one JSON document.
 
 pub mod human_accesses;
-mod json;
+pub(crate) mod json;
 pub mod output;
 pub mod realms;
 pub mod session;
