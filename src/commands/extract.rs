@@ -41,38 +41,32 @@ pub async fn run(args: ExtractArgs) -> Result<()> {
     };
     let outcome = tokio::task::block_in_place(|| extract::run(&opts))?;
     let report = &outcome.report;
-    let text = if args.json {
-        json(report)?
-    } else if args.list {
-        let mut t = String::from(if args.history {
-            extract_history_header()
-        } else {
-            extract_list_header()
-        });
-        t.push('\n');
-        for e in &report.entries {
-            t.push_str(&if args.history {
-                e.history_line()
-            } else {
-                e.line()
-            });
-            t.push('\n');
-        }
+    if args.list && !args.json {
         crate::progress::stderr_line(&summary(report));
-        t
-    } else {
-        report.text()
-    };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+    // Streamed: with `--history` the report has a line per version. A closed stdout
+    // (`| head`) must not hide the exit code.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = print(&mut out, report, &args).and_then(|()| out.flush());
     partial(report, args.output.as_deref().filter(|_| !args.list))
 }
 
-fn extract_list_header() -> &'static str {
-    extract::LIST_HEADER
-}
-
-fn extract_history_header() -> &'static str {
-    extract::HISTORY_HEADER
+fn print(w: &mut impl Write, report: &Report, args: &ExtractArgs) -> std::io::Result<()> {
+    if args.json {
+        serde_json::to_writer_pretty(&mut *w, report)?;
+        return writeln!(w);
+    }
+    if !args.list {
+        return report.write_text(w);
+    }
+    if args.history {
+        return report.write_history(w);
+    }
+    writeln!(w, "{}", extract::LIST_HEADER)?;
+    for e in &report.entries {
+        writeln!(w, "{}", e.line())?;
+    }
+    Ok(())
 }
 
 /// The key options, parsed.
@@ -101,31 +95,12 @@ pub fn key_options(
     ))
 }
 
-pub fn json(report: &Report) -> Result<String> {
-    let mut json = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::Internal(format!("cannot encode the report as JSON: {e}")))?;
-    json.push('\n');
-    Ok(json)
-}
-
 /// The report's head and failures, for stderr beside the `--list` table.
 pub fn summary(report: &Report) -> String {
-    let text = report.text();
-    let mut out: Vec<&str> = Vec::new();
-    let mut skipping = false;
-    for line in text.lines() {
-        if line.starts_with("entries (") {
-            skipping = true;
-            continue;
-        }
-        if skipping && line.is_empty() {
-            skipping = false;
-        }
-        if !skipping {
-            out.push(line);
-        }
-    }
-    out.join("\n")
+    let mut t = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = report.write_summary(&mut t);
+    String::from_utf8_lossy(&t).trim_end().to_owned()
 }
 
 pub fn partial(report: &Report, output: Option<&std::path::Path>) -> Result<()> {

@@ -28,28 +28,10 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
     let report = session.finish();
     // --key: decrypt and check every version too (nothing written), after the file's checks.
     let decrypted = decrypt_with_key(&args, report.problems.is_empty())?;
-    let text = if args.json {
-        let value = match &decrypted {
-            Some(d) => serde_json::json!({ "verify": &report, "decrypt": d }),
-            None => serde_json::to_value(&report)
-                .map_err(|e| Error::Internal(format!("cannot encode the report as JSON: {e}")))?,
-        };
-        let mut json = serde_json::to_string_pretty(&value)
-            .map_err(|e| Error::Internal(format!("cannot encode the report as JSON: {e}")))?;
-        json.push('\n');
-        json
-    } else {
-        let mut text = verify::text::render(&report);
-        if let Some(d) = &decrypted {
-            text.push_str(
-                "\nDecryption with the sequester service key (every version, nothing written):\n",
-            );
-            text.push_str(&d.text());
-        }
-        text
-    };
-    // A closed stdout (`| head`) must not hide the exit code.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    // Streamed (the decryption report has a line per version). A closed stdout (`| head`)
+    // must not hide the exit code.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = print(&mut out, &report, decrypted.as_ref(), args.json).and_then(|()| out.flush());
     if !report.problems.is_empty() {
         return Err(Error::VerifyFailed {
             path: args.file,
@@ -117,4 +99,41 @@ fn source_request(args: &VerifyArgs) -> Result<SourceRequest> {
         },
         jobs: args.jobs,
     })
+}
+
+/// With `--key`, the JSON is `{"decrypt": …, "verify": …}`.
+#[derive(serde::Serialize)]
+struct WithDecrypt<'a> {
+    decrypt: &'a extract::Report,
+    verify: &'a verify::Report,
+}
+
+fn print(
+    w: &mut impl Write,
+    report: &verify::Report,
+    decrypted: Option<&extract::Report>,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        match decrypted {
+            Some(decrypt) => serde_json::to_writer_pretty(
+                &mut *w,
+                &WithDecrypt {
+                    decrypt,
+                    verify: report,
+                },
+            )?,
+            None => serde_json::to_writer_pretty(&mut *w, report)?,
+        }
+        return writeln!(w);
+    }
+    w.write_all(verify::text::render(report).as_bytes())?;
+    if let Some(d) = decrypted {
+        writeln!(
+            w,
+            "\nDecryption with the sequester service key (every version, nothing written):"
+        )?;
+        d.write_text(w)?;
+    }
+    Ok(())
 }

@@ -30,7 +30,7 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
         {
             // Every row up to the snapshot was described with its paths.
             let d = paths.remove(&row.sequential_id).unwrap_or_else(|| {
-                let (kind, updated, failures) = tree::describe(dec.take(row));
+                let (kind, updated, failures) = tree::describe(&dec.take(row));
                 Described {
                     kind,
                     updated,

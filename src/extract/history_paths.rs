@@ -101,7 +101,7 @@ impl State<'_, '_> {
             let decoded = self.dec.take(row);
             let parent = decoded.manifest.as_ref().ok().map(|m| m.header().parent);
             let after = self.listing(&decoded);
-            let (kind, updated, failures) = tree::describe(decoded);
+            let (kind, updated, failures) = tree::describe(&decoded);
             self.described.insert(
                 row.sequential_id,
                 Described {

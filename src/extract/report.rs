@@ -184,8 +184,17 @@ impl Report {
     }
 
     /// The readable record, streamed: with `--history` it has a line per version, and is
-    /// never held whole in memory when it goes to a file.
+    /// never held whole in memory.
     pub fn write_text(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write(w, true)
+    }
+
+    /// The record without its entries (beside the `--list` table).
+    pub fn write_summary(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write(w, false)
+    }
+
+    fn write(&self, w: &mut dyn std::io::Write, with_entries: bool) -> std::io::Result<()> {
         let mut result = Ok(());
         let mut line = |s: String| {
             if result.is_ok() {
@@ -250,10 +259,12 @@ impl Report {
         }
         line(format!("checks: {}", self.checks.join("; ")));
         line(String::new());
-        line(format!("entries ({}):", self.entries.len()));
-        line(LIST_HEADER.to_owned());
-        for e in &self.entries {
-            line(e.line());
+        if with_entries {
+            line(format!("entries ({}):", self.entries.len()));
+            line(LIST_HEADER.to_owned());
+            for e in &self.entries {
+                line(e.line());
+            }
         }
         if !self.names_escaped.is_empty() {
             line(String::new());

@@ -73,7 +73,6 @@ impl Versions {
 }
 
 /// One vlob version, decoded and checked.
-#[derive(Clone)]
 pub struct Decoded {
     pub manifest: Result<Manifest, Failure>,
     /// A failed author check (§7 #13): the version is still used.
@@ -110,11 +109,9 @@ impl<'a> Decoder<'a> {
 
     /// The version for its last use, out of the cache: a history decodes every version,
     /// and the cache would otherwise hold them all until the end of the run.
-    pub fn take(&self, row: &VlobRow) -> Decoded {
-        match self.cache.borrow_mut().remove(&row.sequential_id) {
-            Some(rc) => Rc::try_unwrap(rc).unwrap_or_else(|rc| (*rc).clone()),
-            None => self.decode_uncached(row),
-        }
+    pub fn take(&self, row: &VlobRow) -> Rc<Decoded> {
+        let cached = self.cache.borrow_mut().remove(&row.sequential_id);
+        cached.unwrap_or_else(|| Rc::new(self.decode_uncached(row)))
     }
 
     fn decode_uncached(&self, row: &VlobRow) -> Decoded {
@@ -221,32 +218,28 @@ impl Node {
     }
 }
 
-/// What a decoded version is, its mtime, and its failures (the manifest moves into the
-/// `Kind`, not copied).
-pub fn describe(decoded: Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
+/// What a decoded version is, its mtime, and its failures.
+pub fn describe(decoded: &Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
     let mut failures = Vec::new();
-    let (kind, updated) = match decoded.manifest {
+    let (kind, updated) = match &decoded.manifest {
         Ok(Manifest::Folder(f)) => (
             Kind::Folder {
                 children: f.children.len(),
             },
             Some(f.header.updated),
         ),
-        Ok(Manifest::File(f)) => {
-            let updated = f.header.updated;
-            (Kind::File(Arc::new(f)), Some(updated))
-        }
+        Ok(Manifest::File(f)) => (Kind::File(Arc::new(f.clone())), Some(f.header.updated)),
         Err(f) => {
-            failures.push(f);
+            failures.push(f.clone());
             (Kind::Error, None)
         }
     };
-    failures.extend(decoded.author_problem);
+    failures.extend(decoded.author_problem.clone());
     (kind, updated, failures)
 }
 
 fn node(names: Vec<String>, disk: Vec<String>, row: VlobRow, decoded: &Decoded) -> Node {
-    let (kind, updated, failures) = describe(decoded.clone());
+    let (kind, updated, failures) = describe(decoded);
     let path = format!("/{}", names.join("/"));
     let failures = failures.into_iter().map(|f| f.at(&path)).collect();
     Node {

@@ -22,7 +22,8 @@ use rusqlite::Connection;
 
 pub use against_db::{BlockSample, SourceRequest};
 use info::FileInfo;
-use report::{DigestReport, Findings, Report, StepsReport};
+pub use report::Report;
+use report::{DigestReport, Findings, StepsReport};
 
 use crate::error::{Error, Result};
 use crate::format::digest;
