@@ -11,6 +11,9 @@ spread (min-max), the load average, the subject's peak RSS, and a BUSY flag on a
 something else used the CPU in the second before or the second after a command: such a figure is
 not to be quoted. (The load average it prints includes the benchmark's own previous commands.)
 Commands run under `bash -c`; their output goes to the log given by --log (default /dev/null).
+With --cold, the page cache is dropped (after `sync`, untimed) before every timed command: each
+one reads its input from the disk, whatever ran before it (a warm cache otherwise favours the
+command that follows one reading the same data). It needs root (/proc/sys/vm/drop_caches).
 """
 import argparse
 import os
@@ -40,8 +43,19 @@ def loadavg():
         return f.read().split()[0]
 
 
-def timed(cmd, log):
+def drop_caches():
     subprocess.run(["sync"], check=True)
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except OSError as e:
+        sys.exit(f"paired.py: --cold needs root to drop the page cache ({e}); run without --cold")
+
+
+def timed(cmd, log, cold=False):
+    subprocess.run(["sync"], check=True)
+    if cold:
+        drop_caches()
     idle = cpu_idle_share()
     start = time.monotonic()
     proc = subprocess.Popen(["bash", "-c", cmd], stdout=log, stderr=log)
@@ -77,6 +91,7 @@ def main():
     p.add_argument("--limit", action="append", required=True)
     p.add_argument("--subject", required=True)
     p.add_argument("--log", default="/dev/null")
+    p.add_argument("--cold", action="store_true", help="drop the page cache before each command")
     p.add_argument(
         "--prepare",
         help="an untimed command run before each timed run of the subject (e.g. copy its input)",
@@ -93,7 +108,7 @@ def main():
             for name, cmd in order:
                 if args.prepare and name == subject[0]:
                     subprocess.run(args.prepare, shell=True, check=True, stdout=log, stderr=log)
-                got[name] = timed(cmd, log)
+                got[name] = timed(cmd, log, args.cold)
             limit = max(got[name]["wall"] for name, _ in limits)
             ratio = got[subject[0]]["wall"] / limit
             busy = [n for n, g in got.items() if g["idle"] < IDLE_REQUIRED]

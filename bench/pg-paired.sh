@@ -10,6 +10,7 @@
 # sizes). The timed export still opens the file and recounts the realm's totals (resumed with
 # Parsec's bounds: the bounds table goes when a file completes): that startup is counted in.
 # Run it on a quiet machine: rounds that start while something else uses the CPU are flagged.
+# COLD=1: the page cache is dropped before every timed command (bench/paired.py --cold; root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
@@ -33,7 +34,7 @@ c.execute('DELETE FROM block_data'); c.execute('UPDATE info SET blocks_data_expo
     psql "$PG_URL" -Atc "SELECT size FROM block" > "$WORK/sizes"
     echo "# $(date -u +%FT%TZ) $(nproc) cores; block-data step only: $BLOCKS blocks of $BMIN-$BMAX," \
         "$(psql "$PG_URL" -Atc "SELECT pg_size_pretty(SUM(size)) FROM block")"
-    python3 bench/paired.py --rounds "$ROUNDS" --log "$WORK/log" \
+    python3 bench/paired.py --rounds "$ROUNDS" --log "$WORK/log" $([ "${COLD:-0}" = 1 ] && echo --cold) \
         --limit "read=psql '$PG_URL' -c \"\\copy (SELECT data FROM block_data) TO '/dev/null' WITH (FORMAT binary)\"" \
         --limit "write=python3 bench/limits.py '$WORK/sizes' '$WORK/raw.sqlite'" \
         --prepare "rm -f '$WORK/out.sqlite'; cp '$WORK/pre.sqlite' '$WORK/out.sqlite'" \
@@ -49,7 +50,7 @@ fi
 psql "$PG_URL" -Atc "SELECT size FROM block UNION ALL SELECT size FROM vlob_atom" > "$WORK/sizes"
 echo "# $(date -u +%FT%TZ) $(nproc) cores; $BLOCKS blocks of $BMIN-$BMAX, $VLOBS vlob versions," \
     "$(psql "$PG_URL" -Atc "SELECT pg_size_pretty((SELECT SUM(size) FROM block) + (SELECT SUM(size) FROM vlob_atom))")"
-python3 bench/paired.py --rounds "$ROUNDS" --log "$WORK/log" \
+python3 bench/paired.py --rounds "$ROUNDS" --log "$WORK/log" $([ "${COLD:-0}" = 1 ] && echo --cold) \
     --limit "read=psql '$PG_URL' -c \"\\copy (SELECT data FROM block_data) TO '/dev/null' WITH (FORMAT binary)\" -c \"\\copy (SELECT blob FROM vlob_atom) TO '/dev/null' WITH (FORMAT binary)\"" \
     --limit "write=python3 bench/limits.py '$WORK/sizes' '$WORK/raw.sqlite'" \
     --subject "export=rm -f '$WORK/out.sqlite'; $EXPORT"
