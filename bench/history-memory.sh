@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Peak RSS of `extract --history`, `extract --list --history` and `verify --key` (each decodes
+# every version) on a generated sequestered realm: memory, not time, so the machine need not be
+# quiet and nothing is paired.
+#   bench/history-memory.sh [VLOBS] [BLOCKS] [BLOCK_SIZE]
+#   default: 80000 200 16KiB   (small blocks: the versions, not the content, are measured)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+VLOBS=${1:-80000}; BLOCKS=${2:-200}; BSIZE=${3:-16KiB}
+cargo build --release --quiet
+BIN="$PWD/target/release/parsec-sequester"
+. scripts/lib-pg.sh
+WORK=$(mktemp -d /tmp/parsec-sequester-bench-history.XXXXXX)
+trap 'pg_stop; rm -rf "$WORK"' EXIT
+pg_start "$WORK/pg"
+"$BIN" testbed populate --db "$PG_URL" --create-schema --organization BenchOrg --sequestered \
+    --sequester-key-bits 1024 --realms 1 --vlobs-per-realm "$VLOBS" --blocks-per-realm "$BLOCKS" \
+    --block-size-min "$BSIZE" --block-size-max "$BSIZE" --keys-dir "$WORK/keys" > "$WORK/populate.txt"
+REALM=$(awk '/realm /{print $2; exit}' "$WORK/populate.txt")
+"$BIN" export-realm --quiet --db "$PG_URL" -b POSTGRESQL --organization BenchOrg --realm "$REALM" "$WORK/export.sqlite" > /dev/null
+KEY=$(ls "$WORK"/keys/BenchOrg/sequester-services/*.pem | while read -r k; do
+    "$BIN" extract "$WORK/export.sqlite" --key "$k" --list > /dev/null 2>&1 && { echo "$k"; break; }; done)
+[ -n "$KEY" ] || { echo "no service key reads the whole realm" >&2; exit 1; }
+echo "# $(date -u +%FT%TZ) $(nproc) cores; $VLOBS vlob versions, $BLOCKS blocks of $BSIZE; load $(cut -d' ' -f1 /proc/loadavg)"
+rss() { # NAME CMD...: prints the command's peak RSS
+    local name=$1; shift
+    /usr/bin/time -f "%M" -o "$WORK/rss" "$@" > /dev/null 2>&1 || [ $? -eq 3 ]
+    echo "$name: peak RSS $(( $(cat "$WORK/rss") / 1024 )) MiB"
+}
+rss "extract --history" "$BIN" extract "$WORK/export.sqlite" --key "$KEY" --history --quiet "$WORK/out"
+rss "extract --list --history" "$BIN" extract "$WORK/export.sqlite" --key "$KEY" --list --history
+rss "verify --key" "$BIN" verify "$WORK/export.sqlite" --key "$KEY"
+rss "extract (tree at the snapshot)" "$BIN" extract "$WORK/export.sqlite" --key "$KEY" --quiet "$WORK/tree"
