@@ -237,7 +237,7 @@ pub fn run(
     let mut done_bytes = 0u64;
     let open = |job: &FileJob| -> std::io::Result<Writer> {
         let file = match &job.target {
-            Some(t) => Some(create_private(&t.tmp())?),
+            Some(t) => Some(super::output::create_private(&t.tmp())?),
             None => None,
         };
         Ok(Writer {
@@ -335,7 +335,7 @@ fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Res
         // No fsync per file: one `syncfs` before the report makes everything durable, and
         // a resumed run checks every file already written against its manifest.
         if let Some(m) = t.mtime {
-            file.set_modified(to_system_time(m))?;
+            file.set_modified(super::output::to_system_time(m))?;
         }
         drop(file);
         let dest = if result.failures.is_empty() {
@@ -368,26 +368,6 @@ impl FileHash {
             _ => FileHash::Streaming(Sha256::new()),
         }
     }
-}
-
-pub fn to_system_time(us: Micros) -> std::time::SystemTime {
-    let epoch = std::time::UNIX_EPOCH;
-    if us >= 0 {
-        epoch + std::time::Duration::from_micros(us as u64)
-    } else {
-        epoch - std::time::Duration::from_micros(us.unsigned_abs())
-    }
-}
-
-/// A new file, mode 0600, never through a symlink.
-pub fn create_private(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
 }
 
 /// Whether an already written file has the manifest's content (resume): its size, each

@@ -172,8 +172,7 @@ impl Output {
         ));
         let _ = std::fs::remove_file(&tmp);
         let result = (|| -> std::io::Result<()> {
-            let mut f =
-                std::io::BufWriter::with_capacity(1 << 20, super::content::create_private(&tmp)?);
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, create_private(&tmp)?);
             fill(&mut f)?;
             let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_data()?;
@@ -229,7 +228,7 @@ pub fn set_dir_times(mut dirs: Vec<(PathBuf, i64)>) -> std::io::Result<()> {
             _ => continue,
         }
         let f = std::fs::File::open(&p)?;
-        f.set_modified(super::content::to_system_time(t))?;
+        f.set_modified(to_system_time(t))?;
     }
     Ok(())
 }
@@ -237,4 +236,25 @@ pub fn set_dir_times(mut dirs: Vec<(PathBuf, i64)>) -> std::io::Result<()> {
 /// Where files are written before being renamed into place.
 pub fn tmp_dir(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("tmp")
+}
+
+/// A timestamp (µs since the epoch, maybe before it) as a file time.
+pub fn to_system_time(us: crate::ids::Micros) -> std::time::SystemTime {
+    let epoch = std::time::UNIX_EPOCH;
+    if us >= 0 {
+        epoch + std::time::Duration::from_micros(us as u64)
+    } else {
+        epoch - std::time::Duration::from_micros(us.unsigned_abs())
+    }
+}
+
+/// A new file, mode 0600, never through a symlink.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
 }
