@@ -198,10 +198,12 @@ impl Kind {
 /// One entry of the tree at T.
 #[derive(Clone)]
 pub struct Node {
-    /// Entry names from the root (empty for the root).
-    pub names: Vec<String>,
+    /// Entry names from the root joined with `/` (empty for the root): a name never holds a
+    /// `/` (`EntryName`), and one string per node instead of one per name and level was a
+    /// third of a deep tree's memory.
+    pub names: String,
     /// The same, as written on disk (see `names`).
-    pub disk: Vec<String>,
+    pub disk: String,
     pub row: VlobRow,
     pub kind: Kind,
     /// `updated` of the manifest (the mtime).
@@ -211,10 +213,26 @@ pub struct Node {
 
 impl Node {
     pub fn path(&self) -> String {
-        format!("/{}", self.names.join("/"))
+        format!("/{}", self.names)
     }
     pub fn disk_path(&self) -> String {
-        self.disk.join("/")
+        self.disk.clone()
+    }
+}
+
+/// The entry names of a joined path, in order (none for the root): the tree's sort order
+/// is by names, not by the joined string (`a b` sorts after `a/b`'s `a`).
+fn components(joined: &str) -> impl Iterator<Item = &str> {
+    joined
+        .split('/')
+        .take(if joined.is_empty() { 0 } else { usize::MAX })
+}
+
+fn child_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}/{name}")
     }
 }
 
@@ -238,9 +256,9 @@ pub fn describe(decoded: &Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
     (kind, updated, failures)
 }
 
-fn node(names: Vec<String>, disk: Vec<String>, row: VlobRow, decoded: &Decoded) -> Node {
+fn node(names: String, disk: String, row: VlobRow, decoded: &Decoded) -> Node {
     let (kind, updated, failures) = describe(decoded);
-    let path = format!("/{}", names.join("/"));
+    let path = format!("/{names}");
     let failures = failures.into_iter().map(|f| f.at(&path)).collect();
     Node {
         names,
@@ -257,16 +275,16 @@ pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node
     let realm = dec.source.info.realm_id;
     let root_row = *versions.at(realm, t)?;
     let mut out = vec![node(
-        Vec::new(),
-        Vec::new(),
+        String::new(),
+        String::new(),
         root_row,
         &dec.decode(&root_row),
     )];
     // (index in out, ancestors' ids)
     let mut stack = vec![(0usize, vec![realm])];
     while let Some((index, ancestors)) = stack.pop() {
-        let parent = out[index].clone();
-        let decoded = dec.decode(&parent.row);
+        let parent_row = out[index].row;
+        let decoded = dec.decode(&parent_row);
         let Ok(Manifest::Folder(folder)) = &decoded.manifest else {
             continue;
         };
@@ -280,7 +298,7 @@ pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node
             };
             let child = dec.decode(row);
             if let Ok(m) = &child.manifest {
-                if m.header().parent != parent.row.vlob_id {
+                if m.header().parent != parent_row.vlob_id {
                     continue; // Moved away: the old parent version still lists it.
                 }
             }
@@ -288,10 +306,8 @@ pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node
         }
         let disk_names = names::assign(&visible.iter().map(|v| v.0.as_str()).collect::<Vec<_>>());
         for ((name, row, child), disk) in visible.into_iter().zip(disk_names) {
-            let mut n = parent.names.clone();
-            n.push(name);
-            let mut d = parent.disk.clone();
-            d.push(disk);
+            let n = child_path(&out[index].names, &name);
+            let d = child_path(&out[index].disk, &disk);
             let is_folder = matches!(child.manifest, Ok(Manifest::Folder(_)));
             out.push(node(n, d, row, &child));
             if is_folder {
@@ -301,6 +317,6 @@ pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node
             }
         }
     }
-    out.sort_by(|a, b| a.names.cmp(&b.names));
+    out.sort_by(|a, b| components(&a.names).cmp(components(&b.names)));
     Some(out)
 }
