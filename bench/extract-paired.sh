@@ -14,18 +14,11 @@ BLOCKS=${1:-4005}; VLOBS=${2:-2000}; BMIN=${3:-512KiB}; BMAX=${4:-$BMIN}; ROUNDS
 cargo build --release --quiet
 BIN="$PWD/target/release/parsec-sequester"
 . scripts/lib-pg.sh
+. bench/lib-sequestered.sh
 WORK=$(mktemp -d /tmp/parsec-sequester-bench-extract.XXXXXX)
 trap 'pg_stop; rm -rf "$WORK"' EXIT
 pg_start "$WORK/pg"
-"$BIN" testbed populate --db "$PG_URL" --create-schema --organization BenchOrg --sequestered \
-    --realms 1 --vlobs-per-realm "$VLOBS" --blocks-per-realm "$BLOCKS" --block-size-min "$BMIN" \
-    --block-size-max "$BMAX" --keys-dir "$WORK/keys" > "$WORK/populate.txt"
-REALM=$(awk '/realm /{print $2; exit}' "$WORK/populate.txt")
-"$BIN" export-realm --quiet --db "$PG_URL" -b POSTGRESQL --organization BenchOrg --realm "$REALM" "$WORK/export.sqlite" > /dev/null
-# The service that reads every key (the second one: created after the first rotation).
-KEY=$(ls "$WORK"/keys/BenchOrg/sequester-services/*.pem | while read -r k; do
-    "$BIN" extract "$WORK/export.sqlite" --key "$k" --list > /dev/null 2>&1 && { echo "$k"; break; }; done)
-[ -n "$KEY" ] || { echo "no service key reads the whole realm" >&2; exit 1; }
+sequestered_export "$VLOBS" "$BLOCKS" "$BMIN" "$BMAX"
 "$BIN" extract "$WORK/export.sqlite" --key "$KEY" "$WORK/first" > /dev/null 2>&1
 echo "# $(date -u +%FT%TZ) $(nproc) cores; $BLOCKS blocks of $BMIN-$BMAX, $VLOBS vlob versions;" \
     "export $(du -sh "$WORK/export.sqlite" | cut -f1), extracted files $(du -sh --apparent-size "$WORK/first/files" | cut -f1)"

@@ -11,17 +11,11 @@ VLOBS=${1:-80000}; BLOCKS=${2:-200}; BSIZE=${3:-16KiB}
 cargo build --release --quiet
 BIN="$PWD/target/release/parsec-sequester"
 . scripts/lib-pg.sh
+. bench/lib-sequestered.sh
 WORK=$(mktemp -d /tmp/parsec-sequester-bench-history.XXXXXX)
 trap 'pg_stop; rm -rf "$WORK"' EXIT
 pg_start "$WORK/pg"
-"$BIN" testbed populate --db "$PG_URL" --create-schema --organization BenchOrg --sequestered \
-    --sequester-key-bits 1024 --realms 1 --vlobs-per-realm "$VLOBS" --blocks-per-realm "$BLOCKS" \
-    --block-size-min "$BSIZE" --block-size-max "$BSIZE" --keys-dir "$WORK/keys" > "$WORK/populate.txt"
-REALM=$(awk '/realm /{print $2; exit}' "$WORK/populate.txt")
-"$BIN" export-realm --quiet --db "$PG_URL" -b POSTGRESQL --organization BenchOrg --realm "$REALM" "$WORK/export.sqlite" > /dev/null
-KEY=$(ls "$WORK"/keys/BenchOrg/sequester-services/*.pem | while read -r k; do
-    "$BIN" extract "$WORK/export.sqlite" --key "$k" --list > /dev/null 2>&1 && { echo "$k"; break; }; done)
-[ -n "$KEY" ] || { echo "no service key reads the whole realm" >&2; exit 1; }
+sequestered_export "$VLOBS" "$BLOCKS" "$BSIZE" "$BSIZE" --sequester-key-bits 1024
 echo "# $(date -u +%FT%TZ) $(nproc) cores; $VLOBS vlob versions, $BLOCKS blocks of $BSIZE; load $(cut -d' ' -f1 /proc/loadavg)"
 rss() { # NAME CMD...: prints the command's peak RSS
     local name=$1; shift

@@ -103,5 +103,5 @@ fn file_sha256(path: &Path) -> std::result::Result<(u64, String), String> {
         n += k as u64;
     }
     let d: [u8; 32] = h.finalize().into();
-    Ok((n, d.iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((n, base16ct::lower::encode_string(&d)))
 }

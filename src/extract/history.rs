@@ -6,7 +6,7 @@
 use super::history_paths::{self, Described};
 use super::names;
 use super::plan::{entry, Authors, PlanKind, Planned};
-use super::tree::{self, Decoder, Kind, Versions};
+use super::tree::{Decoder, Kind, Versions};
 use crate::ids::Micros;
 
 pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned> {
@@ -29,15 +29,9 @@ pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned
             .filter(|r| r.timestamp <= snapshot)
         {
             // Every row up to the snapshot was described with its paths.
-            let d = paths.remove(&row.sequential_id).unwrap_or_else(|| {
-                let (kind, updated, failures) = tree::describe(&dec.take(row));
-                Described {
-                    kind,
-                    updated,
-                    failures,
-                    paths: Vec::new(),
-                }
-            });
+            let d = paths
+                .remove(&row.sequential_id)
+                .unwrap_or_else(|| Described::new(&dec.take(row)));
             let (kind, updated, failures, p) = (d.kind, d.updated, d.failures, d.paths);
             let last_name = p
                 .first()

@@ -39,6 +39,19 @@ pub struct Described {
     pub paths: Vec<String>,
 }
 
+impl Described {
+    /// Without paths yet.
+    pub fn new(decoded: &Decoded) -> Self {
+        let (kind, updated, failures) = tree::describe(decoded);
+        Described {
+            kind,
+            updated,
+            failures,
+            paths: Vec::new(),
+        }
+    }
+}
+
 /// A vlob's version in force.
 struct Current {
     row: VlobRow,
@@ -101,16 +114,8 @@ impl State<'_, '_> {
             let decoded = self.dec.take(row);
             let parent = decoded.manifest.as_ref().ok().map(|m| m.header().parent);
             let after = self.listing(&decoded);
-            let (kind, updated, failures) = tree::describe(&decoded);
-            self.described.insert(
-                row.sequential_id,
-                Described {
-                    kind,
-                    updated,
-                    failures,
-                    paths: Vec::new(),
-                },
-            );
+            self.described
+                .insert(row.sequential_id, Described::new(&decoded));
             // Its names are in `listed`: only the ids are kept here.
             let now = Current {
                 row: **row,

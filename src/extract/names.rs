@@ -67,7 +67,7 @@ pub fn escape(name: &str) -> String {
             cut -= 1;
         }
         let digest = crate::parsec::crypto::hash::sha256(name.as_bytes());
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = base16ct::lower::encode_string(&digest[..8]);
         out = format!("{}~{hex}", &out[..cut]);
     }
     out

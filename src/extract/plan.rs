@@ -107,17 +107,12 @@ pub fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> 
                 Kind::File(f) => PlanKind::File(f.clone()),
                 Kind::Error => PlanKind::Other,
             };
+            let escaped = n.names != n.disk;
             Planned {
-                entry: entry(
-                    &mut authors,
-                    vec![n.path()],
-                    &n.row,
-                    &n.kind,
-                    n.failures.clone(),
-                ),
+                entry: entry(&mut authors, vec![n.path()], &n.row, &n.kind, n.failures),
                 kind,
-                disk: n.disk_path(),
-                escaped: n.names != n.disk,
+                disk: n.disk,
+                escaped,
                 mtime: n.updated,
                 row_vlob: n.row.vlob_id,
             }

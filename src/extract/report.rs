@@ -162,7 +162,8 @@ impl Entry {
     }
 
     fn sha256_text(&self) -> String {
-        self.sha256.map_or("-".into(), |h| json::hex(&h))
+        self.sha256
+            .map_or("-".into(), |h| base16ct::lower::encode_string(&h))
     }
 }
 
@@ -176,13 +177,6 @@ pub struct Escaped {
 }
 
 impl Report {
-    pub fn text(&self) -> String {
-        let mut t = Vec::new();
-        // Writing into a Vec cannot fail.
-        let _ = self.write_text(&mut t);
-        String::from_utf8_lossy(&t).into_owned()
-    }
-
     /// The readable record, streamed: with `--history` it has a line per version, and is
     /// never held whole in memory.
     pub fn write_text(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {

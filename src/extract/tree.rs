@@ -215,9 +215,6 @@ impl Node {
     pub fn path(&self) -> String {
         format!("/{}", self.names)
     }
-    pub fn disk_path(&self) -> String {
-        self.disk.clone()
-    }
 }
 
 /// The entry names of a joined path, in order (none for the root): the tree's sort order

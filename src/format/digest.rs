@@ -68,11 +68,7 @@ pub fn digest(conn: &Connection) -> rusqlite::Result<String> {
         hasher.update(b"E");
         put_len(&mut hasher, count);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(base16ct::lower::encode_string(&hasher.finalize()))
 }
 
 fn put_len(hasher: &mut Sha256, len: usize) {

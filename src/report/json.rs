@@ -29,11 +29,7 @@ pub fn simple<S: Serializer>(id: &Uuid, s: S) -> Result<S::Ok, S::Error> {
 /// A SHA-256 as 64 lowercase hex digits.
 pub fn optional_sha256<S: Serializer>(h: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
     match h {
-        Some(h) => s.serialize_str(&hex(h)),
+        Some(h) => s.serialize_str(&base16ct::lower::encode_string(h)),
         None => s.serialize_none(),
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

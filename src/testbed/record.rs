@@ -72,7 +72,3 @@ pub struct VersionRecord {
 pub fn timestamp(t: Ts) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

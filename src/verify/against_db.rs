@@ -92,7 +92,7 @@ pub async fn compare(
             return Ok(report);
         }
     };
-    let source_key = super::info::hex(&source.root_verify_key);
+    let source_key = base16ct::lower::encode_string(&source.root_verify_key);
     if source_key != info.report.root_verify_key {
         differences.push(finding(
             "root_verify_key",

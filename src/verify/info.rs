@@ -150,7 +150,7 @@ pub fn check(conn: &Connection, findings: &mut Findings) -> rusqlite::Result<Opt
             realm_id: realm_id.simple().to_string(),
             snapshot_timestamp: format_timestamp(snapshot),
             snapshot_timestamp_us: snapshot,
-            root_verify_key: hex(&root_verify_key),
+            root_verify_key: base16ct::lower::encode_string(&root_verify_key),
             vlobs_total_bytes,
             blocks_total_bytes,
             steps,
@@ -192,8 +192,4 @@ pub fn check_steps(
             ),
         );
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

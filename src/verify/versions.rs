@@ -4,7 +4,6 @@
 
 use rusqlite::Connection;
 
-use super::info::hex;
 use super::report::Findings;
 
 /// How many vlobs with holes are named before the rest are only counted.
@@ -38,11 +37,11 @@ pub fn check(conn: &Connection, f: &mut Findings) -> rusqlite::Result<()> {
         let message = match missing(&versions) {
             Some(gaps) => format!(
                 "vlob {} holds {present} version(s) up to {newest} but lacks version(s) {gaps}: a version was left out of the export (an earlier parsec-sequester cut vlobs by their clients' clocks); make a new export",
-                hex(id)
+                base16ct::lower::encode_string(id)
             ),
             None => format!(
                 "vlob {} has version(s) below 1, which Parsec's server never writes",
-                hex(id)
+                base16ct::lower::encode_string(id)
             ),
         };
         f.problem("vlob_versions", message);

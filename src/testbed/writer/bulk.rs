@@ -350,7 +350,9 @@ impl Bulk<'_> {
             Kind::File { size, blocks: refs } => {
                 version.kind = "file".into();
                 version.size = Some(*size);
-                version.sha256 = Some(record::hex(&self.file_sha256(*size, refs, blocks)?));
+                version.sha256 = Some(base16ct::lower::encode_string(
+                    &self.file_sha256(*size, refs, blocks)?,
+                ));
                 version.blocks = Some(refs.len());
             }
         }

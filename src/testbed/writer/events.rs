@@ -107,7 +107,7 @@ impl EventWriter<'_> {
     }
 
     pub(super) async fn bootstrap(&mut self, at: Ts) -> Result<()> {
-        let token = record::hex(&self.certificates.bytes(16));
+        let token = base16ct::lower::encode_string(&self.certificates.bytes(16));
         let root_verify_key = self.certificates.root_verify_key();
         let (authority_certificate, authority_key) = if self.spec.sequestered {
             let (certificate, key) = self.certificates.sequester_authority(at)?;
