@@ -17,10 +17,11 @@ trap 'pg_stop; rm -rf "$WORK"' EXIT
 pg_start "$WORK/pg"
 sequestered_export "$VLOBS" "$BLOCKS" "$BSIZE" "$BSIZE" --sequester-key-bits 1024
 echo "# $(date -u +%FT%TZ) $(nproc) cores; $VLOBS vlob versions, $BLOCKS blocks of $BSIZE; load $(cut -d' ' -f1 /proc/loadavg)"
-rss() { # NAME CMD...: prints the command's peak RSS
+rss() { # NAME CMD...: prints the command's peak RSS (and its time, one run: not a benchmark)
     local name=$1; shift
-    /usr/bin/time -f "%M" -o "$WORK/rss" "$@" > /dev/null 2>&1 || [ $? -eq 3 ]
-    echo "$name: peak RSS $(( $(cat "$WORK/rss") / 1024 )) MiB"
+    /usr/bin/time -f "%M %e %U %S" -o "$WORK/rss" "$@" > /dev/null 2>&1 || [ $? -eq 3 ]
+    read -r kib wall user sys < "$WORK/rss"
+    echo "$name: peak RSS $(( kib / 1024 )) MiB (${wall} s, cpu ${user}u+${sys}s)"
 }
 rss "extract --history" "$BIN" extract "$WORK/export.sqlite" --key "$KEY" --history --quiet "$WORK/out"
 rss "extract --list --history" "$BIN" extract "$WORK/export.sqlite" --key "$KEY" --list --history

@@ -79,7 +79,7 @@ pub enum Error {
     #[error("{0}")]
     ExtractNothingReadable(String),
     #[error("partial result: {failures} check(s) failed or entries could not be read, listed in the report{where_}")]
-    ExtractPartial { failures: usize, where_: String },
+    ExtractPartial { failures: u64, where_: String },
 
     #[error("interrupted by {signal}")]
     Interrupted { signal: &'static str, code: i32 },

@@ -63,10 +63,7 @@ fn print(w: &mut impl Write, report: &Report, args: &ExtractArgs) -> std::io::Re
         return report.write_history(w);
     }
     writeln!(w, "{}", extract::LIST_HEADER)?;
-    for e in &report.entries {
-        writeln!(w, "{}", e.line())?;
-    }
-    Ok(())
+    report.entries.write_text(0, w)
 }
 
 /// The key options, parsed.

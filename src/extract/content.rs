@@ -223,101 +223,161 @@ impl Writer {
     }
 }
 
-/// Runs the files through the pool, in order; `on_done` gets each file's result.
-pub fn run(
-    pool: &Pool,
-    files: Vec<FileJob>,
-    mut progress: impl FnMut(u64),
-) -> std::io::Result<Vec<FileResult>> {
-    let mut results: Vec<FileResult> = (0..files.len()).map(|_| FileResult::default()).collect();
-    // In-flight blocks: (file, block index, reply).
-    type Reply = Receiver<BlockResult>;
-    let mut flight: VecDeque<(usize, usize, Reply)> = VecDeque::new();
-    let mut writers: BTreeMap<usize, Writer> = BTreeMap::new();
-    let mut done_bytes = 0u64;
-    let open = |job: &FileJob| -> std::io::Result<Writer> {
-        let file = match &job.target {
-            Some(t) => Some(super::output::create_private(&t.tmp())?),
-            None => None,
-        };
-        Ok(Writer {
-            file,
-            hash: FileHash::of(&job.manifest),
-            pos: 0,
-        })
-    };
-    let mut next_to_finish = 0usize;
-    let mut finish_ready = |upto: usize,
-                            writers: &mut BTreeMap<usize, Writer>,
-                            results: &mut Vec<FileResult>,
-                            files: &Vec<FileJob>|
-     -> std::io::Result<()> {
-        while next_to_finish < upto {
-            let i = next_to_finish;
-            let w = match writers.remove(&i) {
-                Some(w) => w,
-                None => open(&files[i])?,
-            };
-            finish(&files[i], w, &mut results[i])?;
-            next_to_finish += 1;
-        }
-        Ok(())
-    };
-    for (fi, job) in files.iter().enumerate() {
-        for (bi, access) in job.manifest.blocks.iter().enumerate() {
-            while flight.len() >= pool.window {
-                let (f, b, rx) = flight.pop_front().unwrap_or_else(|| unreachable!());
-                finish_ready(f, &mut writers, &mut results, &files)?;
-                settle(&files, f, b, rx, &mut writers, &mut results, open)?;
-                done_bytes += files[f].manifest.blocks[b].size;
-                progress(done_bytes);
-            }
-            flight.push_back((fi, bi, pool.submit(access.clone())));
-        }
-    }
-    while let Some((f, b, rx)) = flight.pop_front() {
-        finish_ready(f, &mut writers, &mut results, &files)?;
-        settle(&files, f, b, rx, &mut writers, &mut results, open)?;
-        done_bytes += files[f].manifest.blocks[b].size;
-        progress(done_bytes);
-    }
-    finish_ready(files.len(), &mut writers, &mut results, &files)?;
-    Ok(results)
+/// Items waiting for their blocks (in order), and the blocks in flight.
+struct Queue<P> {
+    /// From index `base` on; each with its file, if any.
+    pending: VecDeque<Pending<P>>,
+    base: usize,
+    /// (item index, block index, reply), in submission order.
+    flight: VecDeque<(usize, usize, Receiver<BlockResult>)>,
+    done_bytes: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn settle(
-    files: &[FileJob],
-    f: usize,
-    b: usize,
-    rx: Receiver<BlockResult>,
-    writers: &mut BTreeMap<usize, Writer>,
-    results: &mut [FileResult],
-    open: impl Fn(&FileJob) -> std::io::Result<Writer>,
-) -> std::io::Result<()> {
-    let w = match writers.entry(f) {
-        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::btree_map::Entry::Vacant(e) => e.insert(open(&files[f])?),
+struct Pending<P> {
+    file: Option<FileJob>,
+    payload: P,
+    writer: Option<Writer>,
+    result: FileResult,
+}
+
+/// Items waiting beyond the blocks in flight (files without blocks, entries without files)
+/// before the oldest block is waited for: the queue stays bounded.
+const MAX_PENDING: usize = 1024;
+
+/// Runs the items through the pool, in order: each item's file (if any) is written or
+/// hashed, then `done` gets its payload and result, in the items' order. Neither the items
+/// nor their results are ever all in memory: `items` is pulled as blocks are settled.
+pub fn run<P>(
+    pool: &Pool,
+    items: impl Iterator<Item = crate::error::Result<(Option<FileJob>, P)>>,
+    io_error: impl Fn(std::io::Error) -> crate::error::Error,
+    mut progress: impl FnMut(u64),
+    mut done: impl FnMut(P, Option<FileResult>) -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
+    let mut q = Queue {
+        pending: VecDeque::new(),
+        base: 0,
+        flight: VecDeque::new(),
+        done_bytes: 0,
     };
-    let access = &files[f].manifest.blocks[b];
-    let result = rx
-        .recv()
-        .unwrap_or_else(|_| Err(("block_cannot_decrypt", "the worker stopped".into())));
-    match result {
-        Ok(data) => w.write_at(access.offset, &data)?,
-        Err((check, why)) => results[f].failures.push(Failure::vlob(
-            check,
-            files[f].vlob,
-            files[f].version,
-            format!(
-                "block {} (bytes {}..{}): {why}; that range is left as zeros",
-                access.id.simple(),
-                access.offset,
-                access.offset.saturating_add(access.size)
-            ),
-        )),
+    for item in items {
+        let (file, payload) = item?;
+        let index = q.base + q.pending.len();
+        let manifest = file.as_ref().map(|f| f.manifest.clone());
+        q.pending.push_back(Pending {
+            file,
+            payload,
+            writer: None,
+            result: FileResult::default(),
+        });
+        for (bi, access) in manifest.iter().flat_map(|m| m.blocks.iter().enumerate()) {
+            while q.flight.len() >= pool.window {
+                q.settle_one(&mut done, &mut progress, &io_error)?;
+            }
+            q.flight.push_back((index, bi, pool.submit(access.clone())));
+        }
+        while q.pending.len() > MAX_PENDING && !q.flight.is_empty() {
+            q.settle_one(&mut done, &mut progress, &io_error)?;
+        }
+        let upto = q.flight.front().map_or(usize::MAX, |(f, _, _)| *f);
+        q.finish_before(upto, &mut done, &io_error)?;
     }
-    Ok(())
+    while !q.flight.is_empty() {
+        q.settle_one(&mut done, &mut progress, &io_error)?;
+    }
+    q.finish_before(usize::MAX, &mut done, &io_error)
+}
+
+impl<P> Queue<P> {
+    /// Waits for the oldest block in flight and writes it.
+    fn settle_one(
+        &mut self,
+        done: &mut impl FnMut(P, Option<FileResult>) -> crate::error::Result<()>,
+        progress: &mut impl FnMut(u64),
+        io_error: &impl Fn(std::io::Error) -> crate::error::Error,
+    ) -> crate::error::Result<()> {
+        let Some((f, b, rx)) = self.flight.pop_front() else {
+            return Ok(());
+        };
+        // The items before `f` have no block left in flight.
+        self.finish_before(f, done, io_error)?;
+        let Some(p) = self.pending.get_mut(f - self.base) else {
+            return Ok(());
+        };
+        let Some(job) = &p.file else { return Ok(()) };
+        if p.writer.is_none() {
+            p.writer = Some(open(job).map_err(io_error)?);
+        }
+        let Some(w) = p.writer.as_mut() else {
+            return Ok(());
+        };
+        let access = &job.manifest.blocks[b];
+        let result = rx
+            .recv()
+            .unwrap_or_else(|_| Err(("block_cannot_decrypt", "the worker stopped".into())));
+        match result {
+            Ok(data) => w.write_at(access.offset, &data).map_err(io_error)?,
+            Err((check, why)) => p.result.failures.push(Failure::vlob(
+                check,
+                job.vlob,
+                job.version,
+                format!(
+                    "block {} (bytes {}..{}): {why}; that range is left as zeros",
+                    access.id.simple(),
+                    access.offset,
+                    access.offset.saturating_add(access.size)
+                ),
+            )),
+        }
+        self.done_bytes += access.size;
+        progress(self.done_bytes);
+        Ok(())
+    }
+
+    /// Finishes the items before index `upto`, in order.
+    fn finish_before(
+        &mut self,
+        upto: usize,
+        done: &mut impl FnMut(P, Option<FileResult>) -> crate::error::Result<()>,
+        io_error: &impl Fn(std::io::Error) -> crate::error::Error,
+    ) -> crate::error::Result<()> {
+        while self.base < upto {
+            let Some(p) = self.pending.pop_front() else {
+                return Ok(());
+            };
+            self.base += 1;
+            let Pending {
+                file,
+                payload,
+                writer,
+                mut result,
+            } = p;
+            match file {
+                Some(job) => {
+                    let w = match writer {
+                        Some(w) => w,
+                        None => open(&job).map_err(io_error)?,
+                    };
+                    finish(&job, w, &mut result).map_err(io_error)?;
+                    done(payload, Some(result))?;
+                }
+                None => done(payload, None)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open(job: &FileJob) -> std::io::Result<Writer> {
+    let file = match &job.target {
+        Some(t) => Some(super::output::create_private(&t.tmp())?),
+        None => None,
+    };
+    Ok(Writer {
+        file,
+        hash: FileHash::of(&job.manifest),
+        pos: 0,
+    })
 }
 
 fn finish(job: &FileJob, mut w: Writer, result: &mut FileResult) -> std::io::Result<()> {

@@ -1,66 +1,174 @@
 //! `--history`: every version of every vlob (reference §6.6), each with the path(s) it had
-//! while in force: the tree is resolved at every row timestamp up to the snapshot, and each
-//! version collects the paths it appears at (`history_paths`, kept up to date row after row).
-//! Files go to `history/<vlob id>/v<version>-<name>`.
+//! while in force (`history_paths`). Files go to `history/<vlob id>/v<version>-<name>`.
+//!
+//! A history has an entry per version, so none waits in memory: the versions, described in
+//! time order, are sorted into the report's order (vlob, then time) on disk
+//! (`spool::Sorter`); they are then read back in that order, each file version decoded again
+//! for its blocks and written, and each finished entry appended to the report's spool.
 
-use super::history_paths::{self, Described};
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::content::{self, FileJob, Target};
+use super::failure::Failure;
+use super::history_paths::{self, Described, Shape};
 use super::names;
-use super::plan::{entry, Authors, PlanKind, Planned};
-use super::tree::{Decoder, Kind, Versions};
-use crate::ids::Micros;
+use super::plan::{self, Authors};
+use super::report::{Collector, Entry, Listed};
+use super::spool::{Key, Lines, Sorter};
+use super::Run;
+use crate::error::{Error, Result};
+use crate::parsec::manifests::Manifest;
 
-pub fn plan(dec: &Decoder, versions: &Versions, snapshot: Micros) -> Vec<Planned> {
-    let mut paths = history_paths::paths(dec, versions, snapshot);
-    let mut ids: Vec<_> = versions.by_vlob.keys().copied().collect();
-    ids.sort();
-    let mut authors = Authors::new(dec.org);
-    // Sized once: a history holds an entry per version, and doubling would hold up to twice
-    // that (three times while it moves).
-    let count = versions
-        .by_vlob
-        .values()
-        .flatten()
-        .filter(|r| r.timestamp <= snapshot)
-        .count();
-    let mut out = Vec::with_capacity(count);
-    for id in ids {
-        for row in versions.by_vlob[&id]
-            .iter()
-            .filter(|r| r.timestamp <= snapshot)
-        {
-            // Every row up to the snapshot was described with its paths.
-            let d = paths
-                .remove(&row.sequential_id)
-                .unwrap_or_else(|| Described::new(&dec.take(row)));
-            let (kind, updated, failures, p) = (d.kind, d.updated, d.failures, d.paths);
-            let last_name = p
-                .first()
-                .and_then(|p| p.rsplit('/').next())
-                .filter(|n| !n.is_empty())
-                .map(names::escape);
-            let disk = match &last_name {
-                Some(n) => format!("{}/v{}-{n}", id.simple(), row.version),
-                None => format!("{}/v{}", id.simple(), row.version),
-            };
-            let plan_kind = match &kind {
-                Kind::File(f) => PlanKind::File(f.clone()),
-                Kind::Folder { .. } => PlanKind::Folder,
-                Kind::Error => PlanKind::Other,
-            };
-            let path = p.join("|");
-            let failures = failures
-                .into_iter()
-                .map(|f| if path.is_empty() { f } else { f.at(&path) })
-                .collect();
-            out.push(Planned {
-                entry: entry(&mut authors, p, row, &kind, failures),
-                kind: plan_kind,
-                disk,
-                escaped: false,
-                mtime: updated,
-                row_vlob: row.vlob_id,
-            });
+/// The whole history: entries (in the report's order) and their failures to `failures`.
+pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Listed<Entry>> {
+    let spool_dir = run.output.map(|o| o.tmp_dir());
+    let spool_err = |e: rusqlite::Error| Error::ExtractOutput {
+        path: spool_dir.clone().unwrap_or_else(std::env::temp_dir),
+        reason: format!("cannot write the history's temporary table: {e}"),
+    };
+    let mut sorter = Sorter::<Described>::create(spool_dir.as_deref()).map_err(spool_err)?;
+    let mut total = 0u64;
+    history_paths::paths(run.dec, run.versions, run.snapshot, &mut |row, d| {
+        if d.shape == Shape::File {
+            total = total.saturating_add(d.size.unwrap_or(0));
         }
+        sorter.put(key(row), &d);
+    });
+    sorter.finish().map_err(spool_err)?;
+
+    let io = |e: std::io::Error| super::out_io(run.root, e);
+    let mut entries = Lines::create(spool_dir.as_deref(), 2).map_err(io)?;
+    let step = run.progress.task(
+        "extract: content".into(),
+        total,
+        crate::progress::Unit::Bytes,
+    );
+    let mut authors = Authors::new(run.dec.org);
+    let mut index = 0usize;
+    let skipped = Cell::new(0u64);
+    let (dec, versions, output) = (run.dec, run.versions, run.output);
+    let root = output.map(|o| Arc::<Path>::from(o.root.as_path()));
+    let items = sorter.read().map(|item| {
+        let (key, described) = item.map_err(spool_err)?;
+        let row = versions
+            .by_vlob
+            .get(&key.vlob)
+            .and_then(|rows| rows.iter().find(|r| r.sequential_id == key.sequential_id))
+            .ok_or_else(|| Error::Internal("a history version lost its row".into()))?;
+        let shape = described.shape;
+        let (mut entry, disk, mtime) = entry(&mut authors, key, row.author, described);
+        if shape != Shape::File {
+            return Ok((None, entry));
+        }
+        let manifest = match &dec.take(row).manifest {
+            Ok(Manifest::File(f)) => Arc::new(f.clone()),
+            _ => {
+                entry.failures.push(Failure::vlob(
+                    "manifest_invalid",
+                    key.vlob,
+                    key.version,
+                    "read differently the second time: the export file changed during the run",
+                ));
+                return Ok((None, entry));
+            }
+        };
+        let target = root.as_ref().map(|root| Target {
+            root: root.clone(),
+            base: "history",
+            rel: disk,
+            index,
+            mtime,
+        });
+        index += 1;
+        if let (Some(t), true) = (&target, output.is_some_and(|o| o.resumed)) {
+            let good = t.good();
+            if let Some(sha) = content::check_existing(&good, &manifest) {
+                entry.sha256 = Some(sha);
+                entry.resumed = true;
+                entry.written = Some(format!("{}/{}", t.base, t.rel));
+                skipped.set(skipped.get().saturating_add(manifest.size));
+                return Ok((None, entry));
+            }
+            let _ = std::fs::remove_file(&good);
+            let _ = std::fs::remove_file(t.damaged());
+        }
+        let job = FileJob {
+            manifest,
+            vlob: key.vlob,
+            version: key.version,
+            target,
+        };
+        Ok((Some(job), entry))
+    });
+    let tick = &mut *run.tick;
+    content::run(
+        run.pool,
+        items,
+        io,
+        |done| {
+            step.set(done.saturating_add(skipped.get()));
+            tick();
+        },
+        |mut entry, result| {
+            if let Some(r) = result {
+                plan::finished(&mut entry, r, output.map(|o| o.root.as_path()));
+            }
+            for f in &entry.failures {
+                failures.push(f.clone()).map_err(io)?;
+            }
+            entries.push(&entry).map_err(io)
+        },
+    )?;
+    step.finish(total);
+    Ok(Listed::Spooled(entries.seal().map_err(io)?))
+}
+
+fn key(row: &super::source::VlobRow) -> Key {
+    Key {
+        vlob: row.vlob_id,
+        timestamp: row.timestamp,
+        version: row.version,
+        sequential_id: row.sequential_id,
     }
-    out
+}
+
+/// The entry of one version, its file's path below `history/`, and its mtime.
+fn entry(
+    authors: &mut Authors,
+    key: Key,
+    author: uuid::Uuid,
+    d: Described,
+) -> (Entry, String, Option<crate::ids::Micros>) {
+    let last_name = d
+        .paths
+        .first()
+        .and_then(|p| p.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .map(names::escape);
+    let disk = match &last_name {
+        Some(n) => format!("{}/v{}-{n}", key.vlob.simple(), key.version),
+        None => format!("{}/v{}", key.vlob.simple(), key.version),
+    };
+    let path = d.paths.join("|");
+    let failures = d
+        .failures
+        .into_iter()
+        .map(|f| if path.is_empty() { f } else { f.at(&path) })
+        .collect();
+    let entry = Entry {
+        paths: d.paths,
+        written: None,
+        vlob_id: key.vlob,
+        version: key.version,
+        timestamp: key.timestamp,
+        author: authors.get(author),
+        kind: d.shape.name(),
+        size: d.size,
+        sha256: None,
+        resumed: false,
+        failures,
+    };
+    (entry, disk, d.updated)
 }

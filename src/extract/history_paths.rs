@@ -9,12 +9,14 @@
 //! folder as its `parent` (an undecodable one counts wherever it is listed); the root is
 //! never a child. Only folders recurse.
 //!
-//! Each row is decoded once, here: only the versions in force keep their listing and parent,
-//! and what the plan needs of every row (`Described`) is handed over with its paths. Keeping
-//! every decoded folder until the plan was half of a history's peak memory.
+//! Each row is decoded once, here: only the versions in force keep their listing, parent and
+//! description; a version's description (`Described`) goes to the sink, with its paths, as
+//! soon as a newer version replaces it (the rest at the end). Memory grows with the vlobs,
+//! not with the versions.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::failure::Failure;
@@ -23,15 +25,39 @@ use super::tree::{self, Decoded, Decoder, Kind, Versions};
 use crate::ids::Micros;
 use crate::parsec::manifests::Manifest;
 
-/// A path as entry names from the root.
-type Names = Vec<String>;
+/// A path: `/` then each entry name from the root (names never hold a `/`), the root
+/// itself empty. Joined, not a vector of names: a deep tree held one string per name and
+/// level. Sorted as its names are (`by_names`).
+type Joined = String;
 
 /// A folder version's children (root excluded) and the names they are listed under.
 type Listing = BTreeMap<Uuid, Vec<String>>;
 
-/// One row as the plan needs it: `tree::describe`'s answer, and its paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    Folder,
+    File,
+    Error,
+}
+
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Folder => "folder",
+            Shape::File => "file",
+            Shape::Error => "error",
+        }
+    }
+}
+
+/// One row as the report needs it (`tree::describe`'s answer without the manifest, which
+/// the content phase decodes again), and its paths.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Described {
-    pub kind: Kind,
+    pub shape: Shape,
+    /// Bytes of a file, children of a folder.
+    pub size: Option<u64>,
     pub updated: Option<Micros>,
     pub failures: Vec<Failure>,
     /// In order of first appearance (within one timestamp, in tree order); empty: never
@@ -43,8 +69,14 @@ impl Described {
     /// Without paths yet.
     pub fn new(decoded: &Decoded) -> Self {
         let (kind, updated, failures) = tree::describe(decoded);
+        let (shape, size) = match kind {
+            Kind::Folder { children } => (Shape::Folder, Some(children as u64)),
+            Kind::File(f) => (Shape::File, Some(f.size)),
+            Kind::Error => (Shape::Error, None),
+        };
         Described {
-            kind,
+            shape,
+            size,
             updated,
             failures,
             paths: Vec::new(),
@@ -59,10 +91,15 @@ struct Current {
     parent: Option<Uuid>,
     /// Its children (a folder's), names in `State::listed`.
     children: Vec<Uuid>,
+    /// Paths added while it is in force.
+    described: Described,
 }
 
-/// `sequential_id` → the row described, with its paths, for every row up to `until`.
-pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, Described> {
+/// Receives every row up to `until`, described with its paths, in no particular order.
+pub type Sink<'s> = &'s mut dyn FnMut(&VlobRow, Described);
+
+/// Every row up to `until`, described with its paths, to `sink`.
+pub fn paths(dec: &Decoder, versions: &Versions, until: Micros, sink: Sink) {
     let mut rows: Vec<&VlobRow> = versions
         .by_vlob
         .values()
@@ -78,7 +115,7 @@ pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, 
         current: HashMap::new(),
         listed: HashMap::new(),
         paths: HashMap::new(),
-        described: HashMap::new(),
+        sink,
     };
     let mut i = 0;
     while i < rows.len() {
@@ -90,22 +127,24 @@ pub fn paths(dec: &Decoder, versions: &Versions, until: Micros) -> HashMap<i64, 
         state.apply(&rows[i..end]);
         i = end;
     }
-    state.described
+    for (_, c) in state.current.drain() {
+        (state.sink)(&c.row, c.described);
+    }
 }
 
-struct State<'a, 'd> {
+struct State<'a, 'd, 's> {
     dec: &'a Decoder<'d>,
     realm: Uuid,
     current: HashMap<Uuid, Current>,
-    /// child → folder in force listing it → the names it is listed under.
-    listed: HashMap<Uuid, BTreeMap<Uuid, Vec<String>>>,
-    /// Each vlob's paths now (sorted); absent: none.
-    paths: HashMap<Uuid, Vec<Names>>,
-    /// What `paths` returns (paths joined as they come: names would hold twice the memory).
-    described: HashMap<i64, Described>,
+    /// child → (folder in force listing it, the names it is listed under), sorted by folder:
+    /// almost always one (a map per child was a fifth of a history's memory).
+    listed: HashMap<Uuid, Vec<(Uuid, Vec<String>)>>,
+    /// Each vlob's paths now (sorted by names); absent: none.
+    paths: HashMap<Uuid, Vec<Joined>>,
+    sink: Sink<'s>,
 }
 
-impl State<'_, '_> {
+impl State<'_, '_, '_> {
     /// The rows of one timestamp.
     fn apply(&mut self, rows: &[&VlobRow]) {
         let mut dirty: BTreeSet<Uuid> = BTreeSet::new();
@@ -114,24 +153,26 @@ impl State<'_, '_> {
             let decoded = self.dec.take(row);
             let parent = decoded.manifest.as_ref().ok().map(|m| m.header().parent);
             let after = self.listing(&decoded);
-            self.described
-                .insert(row.sequential_id, Described::new(&decoded));
             // Its names are in `listed`: only the ids are kept here.
             let now = Current {
                 row: **row,
                 parent,
                 children: after.keys().copied().collect(),
+                described: Described::new(&decoded),
+            };
+            let old_children = match self.current.insert(row.vlob_id, now) {
+                Some(old) => {
+                    // Replaced: its paths are final.
+                    (self.sink)(&old.row, old.described);
+                    old.children
+                }
+                None => Vec::new(),
             };
             let mut before = Listing::new();
-            for child in self
-                .current
-                .insert(row.vlob_id, now)
-                .map(|c| c.children)
-                .unwrap_or_default()
-            {
+            for child in old_children {
                 if let Some(by) = self.listed.get_mut(&child) {
-                    if let Some(names) = by.remove(&row.vlob_id) {
-                        before.insert(child, names);
+                    if let Some(i) = by.iter().position(|(f, _)| *f == row.vlob_id) {
+                        before.insert(child, by.remove(i).1);
                     }
                     if by.is_empty() {
                         self.listed.remove(&child);
@@ -147,10 +188,11 @@ impl State<'_, '_> {
                 if before.get(&child) != Some(&names) {
                     dirty.insert(child);
                 }
-                self.listed
-                    .entry(child)
-                    .or_default()
-                    .insert(row.vlob_id, names);
+                let by = self.listed.entry(child).or_default();
+                match by.binary_search_by_key(&row.vlob_id, |(f, _)| *f) {
+                    Ok(i) => by[i].1 = names,
+                    Err(i) => by.insert(i, (row.vlob_id, names)),
+                }
             }
             dirty.insert(row.vlob_id);
             touched.insert(row.vlob_id);
@@ -199,12 +241,12 @@ impl State<'_, '_> {
         }
     }
 
-    fn compute(&self, id: Uuid) -> Vec<Names> {
+    fn compute(&self, id: Uuid) -> Vec<Joined> {
         let Some(current) = self.current.get(&id) else {
             return Vec::new();
         };
         if id == self.realm {
-            return vec![Vec::new()];
+            return vec![String::new()];
         }
         let Some(by) = self.listed.get(&id) else {
             return Vec::new();
@@ -217,30 +259,30 @@ impl State<'_, '_> {
             }
             for base in self.paths.get(folder).into_iter().flatten() {
                 for name in names {
-                    let mut p = base.clone();
-                    p.push(name.clone());
-                    out.push(p);
+                    out.push(format!("{base}/{name}"));
                 }
             }
         }
-        out.sort();
+        out.sort_by(|a, b| by_names(a, b));
         out
     }
 
     /// Adds `id`'s paths now to its version in force, the new ones in tree order.
     fn record(&mut self, id: Uuid) {
-        let (Some(current), Some(now)) = (self.current.get(&id), self.paths.get(&id)) else {
+        let (Some(current), Some(now)) = (self.current.get_mut(&id), self.paths.get(&id)) else {
             return;
         };
-        let Some(described) = self.described.get_mut(&current.row.sequential_id) else {
-            return;
-        };
-        let list = &mut described.paths;
+        let list = &mut current.described.paths;
         for p in now {
-            let p = format!("/{}", p.join("/"));
-            if !list.contains(&p) {
-                list.push(p);
+            let p = if p.is_empty() { "/" } else { p.as_str() };
+            if !list.iter().any(|q| q == p) {
+                list.push(p.to_owned());
             }
         }
     }
+}
+
+/// Paths compared name by name (as vectors of names would be): `/a b` after `/a/x`.
+fn by_names(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
 }

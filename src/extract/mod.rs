@@ -16,6 +16,7 @@ mod output;
 mod plan;
 mod report;
 mod source;
+mod spool;
 mod tree;
 
 use std::collections::BTreeSet;
@@ -30,10 +31,10 @@ pub use report::{Report, HISTORY_HEADER, LIST_HEADER};
 
 use crate::error::{Error, Result};
 use crate::ids::{format_timestamp, Micros};
-use crate::progress::{Mode, Progress, Unit};
+use crate::progress::{Mode, Progress};
 use keys::RealmKeys;
 use org::Org;
-use report::{Escaped, ExportFacts, Readable, ServiceFacts};
+use report::{Collector, ExportFacts, Readable, ServiceFacts};
 use source::Source;
 use tree::{Decoder, Versions};
 
@@ -48,6 +49,20 @@ pub struct Options {
     pub output: Option<PathBuf>,
     pub jobs: usize,
     pub quiet: bool,
+}
+
+/// What the content phase (`plan::extract`, `history::extract`) works with.
+pub(crate) struct Run<'a> {
+    pub dec: &'a Decoder<'a>,
+    pub versions: &'a Versions,
+    pub snapshot: Micros,
+    pub output: Option<&'a output::Output>,
+    /// OUTPUT_DIR as given (errors name it), empty without one.
+    pub root: &'a Path,
+    pub pool: &'a content::Pool,
+    pub progress: &'a Progress,
+    /// Called as blocks are written.
+    pub tick: &'a mut dyn FnMut(),
 }
 
 /// What the report says, and whether the run is complete.
@@ -108,11 +123,6 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         )));
     }
     let readable = readable_range(&versions, &realm_keys, lower, info.snapshot);
-    let mut failures: Vec<Failure> = Vec::new();
-    failures.extend(org.failures.iter().cloned());
-    failures.extend(realm_keys.failures.iter().cloned());
-    failures.extend(versions.failures.iter().cloned());
-
     let decoder = Decoder::new(&source, &org, &realm_keys);
     let mode = if opts.history { "history" } else { "tree" };
     let mut state = output::State {
@@ -131,13 +141,51 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         })?),
         None => None,
     };
-    let progress = Progress::new(Mode::detect(opts.quiet));
-    let mut planned = if opts.history {
-        history::plan(&decoder, &versions, info.snapshot)
+    let io_root = opts.output.clone().unwrap_or_default();
+    // A history may have a failure per version (every version under a key not opened).
+    let mut failures = if opts.history {
+        let dir = output.as_ref().map(|o| o.tmp_dir());
+        Collector::Spool(spool::Lines::create(dir.as_deref(), 1).map_err(|e| out_io(&io_root, e))?)
     } else {
-        plan::plan_tree(&decoder, &versions, t)
+        Collector::Memory(Vec::new())
     };
-    // Its cache holds decoded manifests the plan now has (or no longer needs).
+    for f in org
+        .failures
+        .iter()
+        .chain(&realm_keys.failures)
+        .chain(&versions.failures)
+    {
+        failures.push(f.clone()).map_err(|e| out_io(&io_root, e))?;
+    }
+    let progress = Progress::new(Mode::detect(opts.quiet));
+    let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
+    // The state gets the export's SHA-256 as soon as it is known, so that a run interrupted
+    // after the first seconds is continued only with the very same file.
+    let mut sha_saved = false;
+    let mut tick = || {
+        if let (false, Some(out)) = (sha_saved, &output) {
+            if let Some(sha) = fingerprint.sha256_if_done() {
+                state.export_sha256 = Some(sha);
+                sha_saved = out.save_state(&state).is_ok();
+            }
+        }
+    };
+    let mut run = Run {
+        dec: &decoder,
+        versions: &versions,
+        snapshot: info.snapshot,
+        output: output.as_ref(),
+        root: &io_root,
+        pool: &pool,
+        progress: &progress,
+        tick: &mut tick,
+    };
+    let (entries, names_escaped) = if opts.history {
+        (history::extract(&mut run, &mut failures)?, Vec::new())
+    } else {
+        plan::extract(&mut run, t, &mut failures)?
+    };
+    drop(pool);
     drop(decoder);
     let mut after_snapshot: Vec<String> = versions
         .by_vlob
@@ -147,60 +195,16 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         .map(|r| format!("{} v{}", r.vlob_id.simple(), r.version))
         .collect();
     after_snapshot.sort();
-
-    // Content: files of the plan, skipping those already written and checked (resume).
-    let (jobs, job_entries, dirs) = plan::jobs(&mut planned, output.as_ref(), opts.history)?;
-    let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
-    let step = progress.task("extract: content".into(), total, Unit::Bytes);
-    let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
-    let io_root = opts.output.clone().unwrap_or_default();
-    // The state gets the export's SHA-256 as soon as it is known, so that a run interrupted
-    // after the first seconds is continued only with the very same file.
-    let mut sha_saved = false;
-    let results = content::run(&pool, jobs, |done| {
-        step.set(done);
-        if let (false, Some(out)) = (sha_saved, &output) {
-            if let Some(sha) = fingerprint.sha256_if_done() {
-                state.export_sha256 = Some(sha);
-                sha_saved = out.save_state(&state).is_ok();
-            }
-        }
-    })
-    .map_err(|e| out_io(&io_root, e))?;
-    drop(pool);
-    step.finish(total);
-    for (i, r) in job_entries.into_iter().zip(results) {
-        let p = &mut planned[i];
-        p.entry.sha256 = r.sha256;
-        if let (Some(w), Some(out)) = (&r.written, &output) {
-            p.entry.written = w
-                .strip_prefix(&out.root)
-                .ok()
-                .map(|r| r.display().to_string());
-        }
-        p.entry.failures.extend(r.failures);
-    }
     if let Some(out) = &output {
-        output::set_dir_times(dirs).map_err(|e| out_io(&io_root, e))?;
         out.sync()?;
     }
     let (bytes, sha) = fingerprint.sha256()?;
     let digest = fingerprint.digest();
-
-    let mut names_escaped = Vec::new();
-    let mut entries = Vec::with_capacity(planned.len());
-    for p in planned {
-        if p.escaped {
-            if let Some(w) = &p.entry.written {
-                names_escaped.push(Escaped {
-                    path: p.entry.paths.join("|"),
-                    written: w.clone(),
-                });
-            }
-        }
-        failures.extend(p.entry.failures.iter().cloned());
-        entries.push(p.entry);
+    let (realm_name, name_failure) = realm_name(&org, &realm_keys, t);
+    if let Some(f) = name_failure {
+        failures.push(f).map_err(|e| out_io(&io_root, e))?;
     }
+    let failures = failures.finish().map_err(|e| out_io(&io_root, e))?;
     let opened: Vec<u64> = realm_keys.keys.keys().copied().collect();
     let not_opened: Vec<u64> = org
         .rotations
@@ -219,7 +223,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         },
         organization: info.organization_id.clone(),
         realm_id: info.realm_id.simple().to_string(),
-        realm_name: realm_name(&org, &realm_keys, t, &mut failures),
+        realm_name,
         snapshot: format_timestamp(info.snapshot),
         mode,
         at: (!opts.history).then(|| format_timestamp(t)),
@@ -304,20 +308,17 @@ fn readable_range(
     }
 }
 
-fn realm_name(
-    org: &Org,
-    keys: &RealmKeys,
-    t: Micros,
-    failures: &mut Vec<Failure>,
-) -> Option<String> {
-    let cert = org.names.iter().rfind(|n| n.timestamp <= t)?;
-    let key = keys.keys.get(&cert.key_index)?;
+/// The realm's name at `t`, or why it cannot be read.
+fn realm_name(org: &Org, keys: &RealmKeys, t: Micros) -> (Option<String>, Option<Failure>) {
+    let Some(cert) = org.names.iter().rfind(|n| n.timestamp <= t) else {
+        return (None, None);
+    };
+    let Some(key) = keys.keys.get(&cert.key_index) else {
+        return (None, None);
+    };
     match cert.decrypt_name(key) {
-        Ok(name) => Some(name),
-        Err(e) => {
-            failures.push(Failure::global("realm_name", e.to_string()));
-            None
-        }
+        Ok(name) => (Some(name), None),
+        Err(e) => (None, Some(Failure::global("realm_name", e.to_string()))),
     }
 }
 

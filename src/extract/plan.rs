@@ -1,5 +1,6 @@
-//! The plan: every entry to report, and for the content phase the files to write (or only
-//! hash), compared with what OUTPUT_DIR already holds when continuing an interrupted run.
+//! The tree at T, extracted: every entry to report, the files to write (or only hash)
+//! compared with what OUTPUT_DIR already holds when continuing an interrupted run, the
+//! content, then the folders' times. Also what `history` shares: authors, results.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,11 +13,13 @@ use super::failure::Failure;
 use super::org::Org;
 use super::out_io;
 use super::output::{self, Output};
-use super::report::{Author, Entry};
+use super::report::{Author, Collector, Entry, Escaped, Listed};
 use super::source;
 use super::tree::{self, Decoder, Kind, Versions};
+use super::Run;
 use crate::error::Result;
 use crate::ids::Micros;
+use crate::progress::Unit;
 
 pub enum PlanKind {
     Folder,
@@ -68,7 +71,7 @@ impl<'a> Authors<'a> {
     }
 }
 
-pub fn entry(
+fn entry(
     authors: &mut Authors,
     paths: Vec<String>,
     row: &source::VlobRow,
@@ -120,22 +123,81 @@ pub fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> 
         .collect()
 }
 
-fn mode_base(history: bool) -> &'static str {
-    if history {
-        "history"
-    } else {
-        "files"
+/// The tree at `t`: its entries, their failures to `failures`, and the names escaped.
+pub fn extract(
+    run: &mut Run,
+    t: Micros,
+    failures: &mut Collector<Failure>,
+) -> Result<(Listed<Entry>, Vec<Escaped>)> {
+    let mut planned = plan_tree(run.dec, run.versions, t);
+    run.dec.forget();
+    let (jobs, job_entries, dirs) = jobs(&mut planned, run.output)?;
+    let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
+    let step = run
+        .progress
+        .task("extract: content".into(), total, Unit::Bytes);
+    let root = run.root;
+    let tick = &mut *run.tick;
+    let mut results = Vec::with_capacity(jobs.len());
+    content::run(
+        run.pool,
+        jobs.into_iter()
+            .zip(job_entries)
+            .map(|(j, i)| Ok((Some(j), i))),
+        |e| out_io(root, e),
+        |done| {
+            step.set(done);
+            tick();
+        },
+        |i, r| {
+            results.push((i, r));
+            Ok(())
+        },
+    )?;
+    step.finish(total);
+    let out_root = run.output.map(|o| o.root.as_path());
+    for (i, r) in results {
+        if let Some(r) = r {
+            finished(&mut planned[i].entry, r, out_root);
+        }
     }
+    if run.output.is_some() {
+        output::set_dir_times(dirs).map_err(|e| out_io(root, e))?;
+    }
+    let mut names_escaped = Vec::new();
+    let mut entries = Vec::with_capacity(planned.len());
+    for p in planned {
+        if p.escaped {
+            if let Some(w) = &p.entry.written {
+                names_escaped.push(Escaped {
+                    path: p.entry.paths.join("|"),
+                    written: w.clone(),
+                });
+            }
+        }
+        for f in &p.entry.failures {
+            failures.push(f.clone()).map_err(|e| out_io(root, e))?;
+        }
+        entries.push(p.entry);
+    }
+    Ok((Listed::Memory(entries), names_escaped))
 }
 
-/// Folders to create (tree mode), files to write or hash, skipping files already written
-/// and checked. Returns the jobs, the index in `planned` of each, and folders with their
-/// mtimes.
+/// The content phase's result into the entry.
+pub fn finished(entry: &mut Entry, r: content::FileResult, root: Option<&Path>) {
+    entry.sha256 = r.sha256;
+    if let (Some(w), Some(root)) = (&r.written, root) {
+        entry.written = w.strip_prefix(root).ok().map(|r| r.display().to_string());
+    }
+    entry.failures.extend(r.failures);
+}
+
+/// Folders to create, files to write or hash, skipping files already written and checked.
+/// Returns the jobs, the index in `planned` of each, and folders with their mtimes.
 #[allow(clippy::type_complexity)]
-pub fn jobs(
+fn jobs(
     planned: &mut [Planned],
     output: Option<&Output>,
-    history: bool,
 ) -> Result<(Vec<FileJob>, Vec<usize>, Vec<(PathBuf, Micros)>)> {
     let mut jobs = Vec::new();
     let mut job_entries = Vec::new();
@@ -144,7 +206,7 @@ pub fn jobs(
     for (i, p) in planned.iter_mut().enumerate() {
         let rel = std::mem::take(&mut p.disk);
         match (&p.kind, output) {
-            (PlanKind::Folder, Some(out)) if !history => {
+            (PlanKind::Folder, Some(out)) => {
                 let dir = out.root.join("files").join(&rel);
                 output::create_dirs(&out.root, &dir).map_err(|e| out_io(&dir, e))?;
                 if let Some(m) = p.mtime {
@@ -155,7 +217,7 @@ pub fn jobs(
             (PlanKind::File(manifest), out) => {
                 let target = root.as_ref().map(|root| Target {
                     root: root.clone(),
-                    base: mode_base(history),
+                    base: "files",
                     rel,
                     index: i,
                     mtime: p.mtime,

@@ -1,9 +1,10 @@
 //! The hand-over record (README "extract: report"): JSON, and the same as readable text.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 use super::failure::Failure;
+use super::spool::{Lines, Sealed, Spoolable};
 use crate::ids::{format_timestamp, Micros};
 use crate::report::json;
 
@@ -27,12 +28,12 @@ pub struct Report {
     pub readable: Readable,
     /// Checks made beyond what Parsec's own export reader does (reference §7, §8.12).
     pub checks: Vec<&'static str>,
-    pub entries: Vec<Entry>,
+    pub entries: Listed<Entry>,
     /// Entries whose on-disk name differs from their Parsec name.
     pub names_escaped: Vec<Escaped>,
     /// Vlob versions dated after the snapshot (the exporter keeps some): not extracted.
     pub after_snapshot: Vec<String>,
-    pub failures: Vec<Failure>,
+    pub failures: Listed<Failure>,
     pub complete: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resumed: bool,
@@ -176,6 +177,110 @@ pub struct Escaped {
     pub written: String,
 }
 
+/// The report's entries or failures: in memory (the tree at T), or spooled to files
+/// (`--history`: one entry per version, and maybe a failure per version).
+#[derive(Debug)]
+pub enum Listed<T> {
+    Memory(Vec<T>),
+    Spooled(Sealed),
+}
+
+impl<T: Spoolable> Listed<T> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Listed::Memory(v) => v.len() as u64,
+            Listed::Spooled(s) => s.count(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each record's text form `column`, a line each.
+    pub fn write_text(&self, column: usize, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            Listed::Memory(v) => {
+                for r in v {
+                    writeln!(w, "{}", r.text(column))?;
+                }
+                Ok(())
+            }
+            Listed::Spooled(s) => s.write_text(column, w),
+        }
+    }
+}
+
+impl<T: Spoolable> Serialize for Listed<T> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        match self {
+            Listed::Memory(v) => v.serialize(ser),
+            Listed::Spooled(s) => {
+                let mut seq = ser.serialize_seq(usize::try_from(s.count()).ok())?;
+                let mut failed = None;
+                let read = s.for_each_json(|json| {
+                    // Written by `Lines::push` from the same types: valid JSON.
+                    let raw = serde_json::value::RawValue::from_string(json.to_owned())
+                        .map_err(std::io::Error::from)?;
+                    seq.serialize_element(&raw).map_err(|e| {
+                        failed = Some(e);
+                        std::io::Error::other("serialization")
+                    })
+                });
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                read.map_err(S::Error::custom)?;
+                seq.end()
+            }
+        }
+    }
+}
+
+/// A `Listed` being filled.
+pub enum Collector<T> {
+    Memory(Vec<T>),
+    Spool(Lines),
+}
+
+impl<T: Spoolable> Collector<T> {
+    pub fn push(&mut self, record: T) -> std::io::Result<()> {
+        match self {
+            Collector::Memory(v) => {
+                v.push(record);
+                Ok(())
+            }
+            Collector::Spool(lines) => lines.push(&record),
+        }
+    }
+
+    pub fn finish(self) -> std::io::Result<Listed<T>> {
+        Ok(match self {
+            Collector::Memory(v) => Listed::Memory(v),
+            Collector::Spool(lines) => Listed::Spooled(lines.seal()?),
+        })
+    }
+}
+
+/// `line()` and `history_line()`.
+impl Spoolable for Entry {
+    fn text(&self, column: usize) -> String {
+        if column == 0 {
+            self.line()
+        } else {
+            self.history_line()
+        }
+    }
+}
+
+/// As the text report lists it.
+impl Spoolable for Failure {
+    fn text(&self, _: usize) -> String {
+        format!("  {self}")
+    }
+}
+
 impl Report {
     /// The readable record, streamed: with `--history` it has a line per version, and is
     /// never held whole in memory.
@@ -189,43 +294,47 @@ impl Report {
     }
 
     fn write(&self, w: &mut dyn std::io::Write, with_entries: bool) -> std::io::Result<()> {
-        let mut result = Ok(());
-        let mut line = |s: String| {
-            if result.is_ok() {
-                result = writeln!(w, "{s}");
-            }
-        };
-        line(format!("{} — extraction record", self.tool));
-        line(format!(
-            "export: {} ({} bytes), SHA-256 {}",
-            self.export.path, self.export.bytes, self.export.sha256
-        ));
+        let line = |w: &mut dyn std::io::Write, s: String| writeln!(w, "{s}");
+        line(w, format!("{} — extraction record", self.tool))?;
+        line(
+            w,
+            format!(
+                "export: {} ({} bytes), SHA-256 {}",
+                self.export.path, self.export.bytes, self.export.sha256
+            ),
+        )?;
         if let Some(d) = &self.export.digest {
-            line(format!("  digest ({}): {d}", self.export.digest_scheme));
+            line(w, format!("  digest ({}): {d}", self.export.digest_scheme))?;
         }
-        line(format!(
-            "organization: {}; realm {}{}; snapshot {}",
-            self.organization,
-            self.realm_id,
-            self.realm_name
-                .as_ref()
-                .map_or(String::new(), |n| format!(" \"{n}\"")),
-            self.snapshot
-        ));
+        line(
+            w,
+            format!(
+                "organization: {}; realm {}{}; snapshot {}",
+                self.organization,
+                self.realm_id,
+                self.realm_name
+                    .as_ref()
+                    .map_or(String::new(), |n| format!(" \"{n}\"")),
+                self.snapshot
+            ),
+        )?;
         match &self.at {
-            Some(at) => line(format!("mode: {}, at {at}", self.mode)),
-            None => line(format!("mode: {}", self.mode)),
+            Some(at) => line(w, format!("mode: {}, at {at}", self.mode))?,
+            None => line(w, format!("mode: {}", self.mode))?,
         }
-        line(format!(
-            "service: {} \"{}\", created {}{}",
-            self.service.id,
-            self.service.label,
-            self.service.created,
-            self.service
-                .revoked
-                .as_ref()
-                .map_or(String::new(), |r| format!(", revoked {r}"))
-        ));
+        line(
+            w,
+            format!(
+                "service: {} \"{}\", created {}{}",
+                self.service.id,
+                self.service.label,
+                self.service.created,
+                self.service
+                    .revoked
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(", revoked {r}"))
+            ),
+        )?;
         let list = |v: &[u64]| {
             if v.is_empty() {
                 "none".to_owned()
@@ -233,70 +342,72 @@ impl Report {
                 v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             }
         };
-        line(format!(
-            "key indexes opened: {} (through bundle(s) {}); not opened: {}",
-            list(&self.key_indexes_opened),
-            list(&self.bundles_opened),
-            list(&self.key_indexes_not_opened)
-        ));
+        line(
+            w,
+            format!(
+                "key indexes opened: {} (through bundle(s) {}); not opened: {}",
+                list(&self.key_indexes_opened),
+                list(&self.bundles_opened),
+                list(&self.key_indexes_not_opened)
+            ),
+        )?;
         match (&self.readable.until_excluded, &self.readable.suggested_at) {
-            (None, _) => line(format!(
+            (None, _) => line(w, format!(
                 "readable: every version from {} on uses a key this service opened",
                 self.readable.from
-            )),
-            (Some(until), Some(at)) => line(format!(
+            ))?,
+            (Some(until), Some(at)) => line(w, format!(
                 "readable: every version before {until} uses a key this service opened; --at {at} gives everything readable"
-            )),
-            (Some(until), None) => line(format!(
+            ))?,
+            (Some(until), None) => line(w, format!(
                 "readable: nothing: the versions from {until} on use keys this service cannot open"
-            )),
+            ))?,
         }
-        line(format!("checks: {}", self.checks.join("; ")));
-        line(String::new());
+        line(w, format!("checks: {}", self.checks.join("; ")))?;
+        line(w, String::new())?;
         if with_entries {
-            line(format!("entries ({}):", self.entries.len()));
-            line(LIST_HEADER.to_owned());
-            for e in &self.entries {
-                line(e.line());
-            }
+            line(w, format!("entries ({}):", self.entries.len()))?;
+            line(w, LIST_HEADER.to_owned())?;
+            self.entries.write_text(0, w)?;
         }
         if !self.names_escaped.is_empty() {
-            line(String::new());
-            line(format!("names escaped ({}):", self.names_escaped.len()));
+            line(w, String::new())?;
+            line(w, format!("names escaped ({}):", self.names_escaped.len()))?;
             for n in &self.names_escaped {
-                line(format!("{}\t->\t{}", n.path, n.written));
+                line(w, format!("{}\t->\t{}", n.path, n.written))?;
             }
         }
         if !self.after_snapshot.is_empty() {
-            line(String::new());
-            line(format!(
-                "versions after the snapshot, not extracted: {}",
-                self.after_snapshot.join(", ")
-            ));
+            line(w, String::new())?;
+            line(
+                w,
+                format!(
+                    "versions after the snapshot, not extracted: {}",
+                    self.after_snapshot.join(", ")
+                ),
+            )?;
         }
-        line(String::new());
+        line(w, String::new())?;
         if self.failures.is_empty() {
-            line("failures: none".into());
+            line(w, "failures: none".into())?;
         } else {
-            line(format!("failures ({}):", self.failures.len()));
-            for f in &self.failures {
-                line(format!("  {f}"));
-            }
+            line(w, format!("failures ({}):", self.failures.len()))?;
+            self.failures.write_text(0, w)?;
         }
-        line(if self.complete {
-            "result: complete".into()
-        } else {
-            "result: PARTIAL (see the failures)".into()
-        });
-        result
+        line(
+            w,
+            if self.complete {
+                "result: complete".into()
+            } else {
+                "result: PARTIAL (see the failures)".into()
+            },
+        )?;
+        Ok(())
     }
 
     /// `history.tsv`: a header, then a line per version.
     pub fn write_history(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         writeln!(w, "{HISTORY_HEADER}")?;
-        for e in &self.entries {
-            writeln!(w, "{}", e.history_line())?;
-        }
-        Ok(())
+        self.entries.write_text(1, w)
     }
 }

@@ -125,8 +125,13 @@ impl Source {
             "SELECT sequential_id, vlob_id, version, key_index, author, timestamp \
              FROM vlob_atom ORDER BY sequential_id",
         )?;
+        // Sized once: a history's rows are most of what it keeps in memory.
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM vlob_atom", [], |r| r.get(0))?;
         let mut rows = stmt.query([])?;
-        let (mut good, mut bad) = (Vec::new(), Vec::new());
+        let mut good = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut bad = Vec::new();
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
             let row = (|| {

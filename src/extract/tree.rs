@@ -45,6 +45,7 @@ impl Versions {
         for id in ids {
             let rows = by_vlob.get_mut(&id).unwrap_or_else(|| unreachable!());
             rows.sort_by_key(|r| (r.timestamp, r.version));
+            rows.shrink_to_fit();
             for pair in rows.windows(2) {
                 if pair[1].version <= pair[0].version || pair[1].timestamp == pair[0].timestamp {
                     failures.push(Failure::vlob(
@@ -107,6 +108,11 @@ impl<'a> Decoder<'a> {
         decoded
     }
 
+    /// Empties the cache (the plan holds what it needs of it).
+    pub fn forget(&self) {
+        *self.cache.borrow_mut() = HashMap::new();
+    }
+
     /// The version for its last use, out of the cache: a history decodes every version,
     /// and the cache would otherwise hold them all until the end of the run.
     pub fn take(&self, row: &VlobRow) -> Rc<Decoded> {
@@ -133,10 +139,10 @@ impl<'a> Decoder<'a> {
 
     fn manifest(&self, row: &VlobRow) -> Result<Manifest, Failure> {
         let fail = |check, why: String| Failure::vlob(check, row.vlob_id, row.version, why);
-        let key = self
-            .keys
-            .get(row.key_index)
-            .map_err(|f| fail(f.check, f.reason))?;
+        let key = self.keys.get(row.key_index).map_err(|f| Failure {
+            check: f.check,
+            ..fail("", f.reason)
+        })?;
         let blob = self
             .source
             .vlob_blob(row.sequential_id)

@@ -256,6 +256,45 @@ fn output_must_be_new_or_empty_and_a_rerun_continues() {
     assert_eq!(fingerprint(file), before);
 }
 
+/// Without OUTPUT_DIR a history spools its entries to `$TMPDIR` (SQLite's temporary database,
+/// unnamed files): nothing is left there, and the same entries come out.
+#[test]
+fn a_history_without_output_leaves_nothing_in_the_temporary_folder() {
+    let file = &sequestered_files()[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let run_with_tmp = |args: &[&str]| {
+        let mut cmd = crate::harness::tool();
+        cmd.args(args)
+            .env("TMPDIR", tmp.path())
+            .env("SQLITE_TMPDIR", tmp.path());
+        crate::harness::run(&mut cmd)
+    };
+    let key = key_path(1);
+    let (file_s, key_s) = (file.to_str().unwrap(), key.to_str().unwrap());
+    let table = run_with_tmp(&["extract", file_s, "--key", key_s, "--list", "--history"]);
+    assert_eq!(table.code, 3, "{}", table.all());
+    let json = run_with_tmp(&[
+        "extract",
+        file_s,
+        "--key",
+        key_s,
+        "--list",
+        "--history",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    // The reference's history of realm 3 (§9.3): three root versions and three of bar.txt.
+    assert_eq!(entries.len(), 6);
+    assert_eq!(table.stdout.lines().count(), 1 + entries.len());
+    assert_eq!(report["failures"].as_array().unwrap().len(), 2);
+    let verify = run_with_tmp(&["verify", file_s, "--key", key_s, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&verify.stdout).unwrap();
+    assert_eq!(v["decrypt"]["entries"], report["entries"]);
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}
+
 #[test]
 fn bad_export_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();

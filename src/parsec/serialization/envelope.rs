@@ -33,14 +33,32 @@ pub fn decompress(bytes: &[u8], limit: usize) -> DataResult<Vec<u8>> {
     if format != FORMAT_V0 {
         return Err(DataError::UnknownFormat(format));
     }
-    // Decoder accepts several concatenated frames, as Parsec's `decode_all` does.
-    let decoder = zstd::stream::read::Decoder::new(frame)
-        .map_err(|e| DataError::Decompress(e.to_string()))?;
+    use std::cell::RefCell;
+    // One decompression context per thread, reset before each payload: creating one per
+    // manifest was an eighth of a history's time.
+    thread_local! {
+        static CONTEXT: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
+            const { RefCell::new(None) };
+    }
     let mut out = Vec::new();
-    decoder
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| DataError::Decompress(e.to_string()))?;
+    CONTEXT.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let ctx = match &mut *cell {
+            Some(ctx) => ctx,
+            None => cell.insert(
+                zstd::zstd_safe::DCtx::try_create()
+                    .ok_or_else(|| DataError::Decompress("no memory for zstd".into()))?,
+            ),
+        };
+        ctx.reset(zstd::zstd_safe::ResetDirective::SessionOnly)
+            .map_err(|c| DataError::Decompress(zstd::zstd_safe::get_error_name(c).into()))?;
+        // The decoder accepts several concatenated frames, as Parsec's `decode_all` does.
+        let read = zstd::stream::read::Decoder::with_context(frame, ctx)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::Decompress(e.to_string()));
+        read
+    })?;
     if out.len() > limit {
         return Err(DataError::TooLarge { limit });
     }

@@ -1,0 +1,341 @@
+//! What a history holds per version, on disk instead of in memory (`--history` has an entry
+//! per version, about 1.3 KiB each when they all waited in memory for the report):
+//! - `Sorter`: the versions, described in time order, read back in the report's order
+//!   (vlob, then time) from an SQLite table; with OUTPUT_DIR in its state folder, without
+//!   one in SQLite's private temporary database (`$TMPDIR`, deleted when closed).
+//! - `Lines` / `Sealed`: finished entries and failures appended as lines (JSON, and the
+//!   report's text forms) to unnamed temporary files, which the report is then written from.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The report's order of a history: vlob, then its versions as `Versions` sorts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub vlob: Uuid,
+    pub timestamp: i64,
+    pub version: u32,
+    pub sequential_id: i64,
+}
+
+/// Records of type `T` put in any order, read sorted by `Key`.
+pub struct Sorter<T> {
+    conn: Connection,
+    /// The first write error: a sink in the middle of the paths' walk cannot return one.
+    error: Option<rusqlite::Error>,
+    _t: PhantomData<T>,
+}
+
+/// Rows read per query (keyset pages: no statement stays open between them).
+const PAGE: usize = 1024;
+
+impl<T: Serialize + DeserializeOwned> Sorter<T> {
+    /// In `dir` (a previous run's table is replaced), or in a private temporary database.
+    pub fn create(dir: Option<&Path>) -> rusqlite::Result<Self> {
+        let conn = match dir {
+            Some(dir) => {
+                let path = dir.join("history.sqlite");
+                let _ = std::fs::remove_file(&path);
+                Connection::open(path)?
+            }
+            None => Connection::open("")?,
+        };
+        // A scratch table, rebuilt by every run: no journal, no fsync; a bounded cache (the
+        // point is not to hold the history in memory).
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192;
+             PRAGMA temp_store = FILE;
+             CREATE TABLE version (vlob BLOB, timestamp INTEGER, version INTEGER, seq INTEGER,
+                                   record TEXT, PRIMARY KEY (vlob, timestamp, version, seq))
+                 WITHOUT ROWID;
+             BEGIN;",
+        )?;
+        Ok(Sorter {
+            conn,
+            error: None,
+            _t: PhantomData,
+        })
+    }
+
+    pub fn put(&mut self, key: Key, record: &T) {
+        if self.error.is_some() {
+            return;
+        }
+        let json = match serde_json::to_string(record) {
+            Ok(j) => j,
+            Err(e) => {
+                self.error = Some(rusqlite::Error::ToSqlConversionFailure(Box::new(e)));
+                return;
+            }
+        };
+        let r = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO version VALUES (?1, ?2, ?3, ?4, ?5)")
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.vlob.as_bytes().as_slice(),
+                    key.timestamp,
+                    key.version,
+                    key.sequential_id,
+                    json
+                ])
+            });
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    /// Ends the writing; the records can then be read.
+    pub fn finish(&mut self) -> rusqlite::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.conn.execute_batch("COMMIT")
+    }
+
+    /// Every record, in key order.
+    pub fn read(&self) -> Reader<'_, T> {
+        Reader {
+            sorter: self,
+            after: None,
+            page: std::collections::VecDeque::new(),
+            done: false,
+        }
+    }
+
+    fn page(&self, after: Option<Key>) -> rusqlite::Result<Vec<(Key, T)>> {
+        let sql = "SELECT vlob, timestamp, version, seq, record FROM version
+                   WHERE (vlob, timestamp, version, seq) > (?1, ?2, ?3, ?4)
+                   ORDER BY vlob, timestamp, version, seq LIMIT ?5";
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        // Below every key: an empty blob sorts before any 16-byte one.
+        let (vlob, ts, ver, seq): (Vec<u8>, i64, i64, i64) = match after {
+            Some(k) => (
+                k.vlob.as_bytes().to_vec(),
+                k.timestamp,
+                i64::from(k.version),
+                k.sequential_id,
+            ),
+            None => (Vec::new(), i64::MIN, i64::MIN, i64::MIN),
+        };
+        let rows = stmt.query_map(params![vlob, ts, ver, seq, PAGE as i64], |r| {
+            let vlob: Vec<u8> = r.get(0)?;
+            let json: String = r.get(4)?;
+            Ok((vlob, r.get(1)?, r.get(2)?, r.get(3)?, json))
+        })?;
+        let mut out = Vec::with_capacity(PAGE);
+        for row in rows {
+            let (vlob, timestamp, version, sequential_id, json) = row?;
+            let bad =
+                |e: String| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Blob);
+            let vlob = Uuid::from_slice(&vlob).map_err(|e| bad(e.to_string()))?;
+            let record = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
+            out.push((
+                Key {
+                    vlob,
+                    timestamp,
+                    version,
+                    sequential_id,
+                },
+                record,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+pub struct Reader<'a, T> {
+    sorter: &'a Sorter<T>,
+    after: Option<Key>,
+    page: std::collections::VecDeque<(Key, T)>,
+    done: bool,
+}
+
+impl<T: Serialize + DeserializeOwned> Iterator for Reader<'_, T> {
+    type Item = rusqlite::Result<(Key, T)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.page.is_empty() && !self.done {
+            match self.sorter.page(self.after) {
+                Ok(rows) => {
+                    self.done = rows.len() < PAGE;
+                    self.after = rows.last().map(|(k, _)| *k).or(self.after);
+                    self.page.extend(rows);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.page.pop_front().map(Ok)
+    }
+}
+
+/// A record that has a JSON form and text lines (text columns from 0).
+pub trait Spoolable: Serialize {
+    fn text(&self, column: usize) -> String;
+}
+
+/// Records appended as lines: column 0 is each one's JSON (compact: one line), then its
+/// texts.
+pub struct Lines {
+    files: Vec<BufWriter<File>>,
+    count: u64,
+}
+
+impl Lines {
+    /// Unnamed files (deleted when closed) in `dir`, or in `$TMPDIR`.
+    pub fn create(dir: Option<&Path>, texts: usize) -> std::io::Result<Lines> {
+        let files = (0..=texts)
+            .map(|_| {
+                let f = match dir {
+                    Some(d) => tempfile::tempfile_in(d)?,
+                    None => tempfile::tempfile()?,
+                };
+                Ok(BufWriter::with_capacity(64 * 1024, f))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Lines { files, count: 0 })
+    }
+
+    pub fn push<T: Spoolable>(&mut self, record: &T) -> std::io::Result<()> {
+        let json = serde_json::to_string(record)?;
+        writeln!(self.files[0], "{json}")?;
+        for (i, f) in self.files.iter_mut().enumerate().skip(1) {
+            writeln!(f, "{}", record.text(i - 1))?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    pub fn seal(self) -> std::io::Result<Sealed> {
+        let files = self
+            .files
+            .into_iter()
+            .map(|f| f.into_inner().map_err(|e| e.into_error()))
+            .collect::<std::io::Result<Vec<File>>>()?;
+        Ok(Sealed {
+            files,
+            count: self.count,
+        })
+    }
+}
+
+/// Finished lines, read as often as needed.
+#[derive(Debug)]
+pub struct Sealed {
+    files: Vec<File>,
+    count: u64,
+}
+
+impl Sealed {
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Text column `column`, copied as it was written.
+    pub fn write_text(&self, column: usize, w: &mut dyn Write) -> std::io::Result<()> {
+        let Some(mut f) = self.files.get(column + 1) else {
+            return Ok(());
+        };
+        f.seek(SeekFrom::Start(0))?;
+        std::io::copy(&mut f, w)?;
+        Ok(())
+    }
+
+    /// Each record's JSON, in order.
+    pub fn for_each_json(
+        &self,
+        mut each: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut f = &self.files[0];
+        f.seek(SeekFrom::Start(0))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, f);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            each(line.trim_end_matches('\n'))?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::failure::Failure;
+    use crate::extract::report::Listed;
+
+    #[test]
+    fn the_sorter_reads_back_every_record_in_key_order_across_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorter = Sorter::<String>::create(Some(dir.path())).unwrap();
+        let mut x: u64 = 7;
+        let mut keys = Vec::new();
+        // More than two pages, few vlobs (many versions each), negative times too.
+        for i in 0..(2 * PAGE as i64 + 17) {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = Key {
+                vlob: Uuid::from_u128(u128::from(x % 5) << 120 | u128::from(x % 3)),
+                timestamp: (x >> 20) as i64 % 1000 - 500,
+                version: (x >> 40) as u32 % 7,
+                sequential_id: i,
+            };
+            sorter.put(key, &format!("record {i}"));
+            keys.push(key);
+        }
+        sorter.finish().unwrap();
+        keys.sort_by_key(|k| (*k.vlob.as_bytes(), k.timestamp, k.version, k.sequential_id));
+        let read: Vec<(Key, String)> = sorter.read().map(|r| r.unwrap()).collect();
+        assert_eq!(read.len(), keys.len());
+        for ((k, record), expected) in read.iter().zip(&keys) {
+            assert_eq!(k, expected);
+            assert_eq!(record, &format!("record {}", expected.sequential_id));
+        }
+    }
+
+    #[test]
+    fn spooled_lines_serialize_and_print_as_the_same_records_in_memory() {
+        let records: Vec<Failure> = (0..5u32)
+            .map(|i| {
+                Failure::vlob("block_digest", Uuid::from_u128(i.into()), i, "a\nb \"c\"")
+                    .at("/x\ty")
+            })
+            .collect();
+        let mut lines = Lines::create(None, 1).unwrap();
+        for r in &records {
+            lines.push(r).unwrap();
+        }
+        let spooled = Listed::Spooled(lines.seal().unwrap());
+        let memory = Listed::Memory(records);
+        assert_eq!(spooled.len(), 5);
+        assert_eq!(
+            serde_json::to_value(&spooled).unwrap(),
+            serde_json::to_value(&memory).unwrap()
+        );
+        let text = |l: &Listed<Failure>| {
+            let mut v = Vec::new();
+            l.write_text(0, &mut v).unwrap();
+            v
+        };
+        // Twice: the files are read from their start each time.
+        assert_eq!(text(&spooled), text(&memory));
+        assert_eq!(text(&spooled), text(&memory));
+        let back: Vec<Failure> =
+            serde_json::from_value(serde_json::to_value(&spooled).unwrap()).unwrap();
+        assert_eq!(back[3].check, "block_digest");
+        assert_eq!(back[3].version, Some(3));
+    }
+}
