@@ -19,7 +19,6 @@ use super::report::{Collector, Entry, Listed};
 use super::spool::{Key, Lines, Sorter};
 use super::Run;
 use crate::error::{Error, Result};
-use crate::parsec::manifests::Manifest;
 
 /// The whole history: entries (in the report's order) and their failures to `failures`.
 pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Listed<Entry>> {
@@ -58,13 +57,21 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
             .and_then(|rows| rows.iter().find(|r| r.sequential_id == key.sequential_id))
             .ok_or_else(|| Error::Internal("a history version lost its row".into()))?;
         let shape = described.shape;
+        let mut blob_sha256 = [0u8; 32];
+        let blob_known = described
+            .blob_sha256
+            .as_deref()
+            .is_some_and(|h| base16ct::lower::decode(h, &mut blob_sha256).is_ok());
         let (mut entry, disk, mtime) = entry(&mut authors, key, row.author, described);
         if shape != Shape::File {
             return Ok((None, entry));
         }
-        let manifest = match &dec.take(row).manifest {
-            Ok(Manifest::File(f)) => Arc::new(f.clone()),
-            _ => {
+        let again = blob_known
+            .then(|| dec.file_again(row, &blob_sha256))
+            .flatten();
+        let manifest = match again {
+            Some(f) => Arc::new(f),
+            None => {
                 entry.failures.push(Failure::vlob(
                     "manifest_invalid",
                     key.vlob,

@@ -59,6 +59,9 @@ pub struct Described {
     /// Bytes of a file, children of a folder.
     pub size: Option<u64>,
     pub updated: Option<Micros>,
+    /// A file's blob SHA-256 (hex), to read it again (`Decoder::file_again`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_sha256: Option<String>,
     pub failures: Vec<Failure>,
     /// In order of first appearance (within one timestamp, in tree order); empty: never
     /// reachable.
@@ -74,10 +77,15 @@ impl Described {
             Kind::File(f) => (Shape::File, Some(f.size)),
             Kind::Error => (Shape::Error, None),
         };
+        let blob_sha256 = decoded
+            .blob_sha256
+            .filter(|_| shape == Shape::File)
+            .map(|h| base16ct::lower::encode_string(&h));
         Described {
             shape,
             size,
             updated,
+            blob_sha256,
             failures,
             paths: Vec::new(),
         }

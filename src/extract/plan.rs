@@ -98,7 +98,11 @@ fn entry(
 }
 
 pub fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> {
-    let Some(nodes) = tree::resolve(dec, versions, t) else {
+    let nodes = tree::resolve(dec, versions, t);
+    // The nodes hold what they need of the decoded versions (a second copy of every file
+    // manifest and folder listing, until now).
+    dec.forget();
+    let Some(nodes) = nodes else {
         return Vec::new();
     };
     let mut authors = Authors::new(dec.org);
@@ -130,7 +134,6 @@ pub fn extract(
     failures: &mut Collector<Failure>,
 ) -> Result<(Listed<Entry>, Vec<Escaped>)> {
     let mut planned = plan_tree(run.dec, run.versions, t);
-    run.dec.forget();
     let (jobs, job_entries, dirs) = jobs(&mut planned, run.output)?;
     let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
     let step = run

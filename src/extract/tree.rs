@@ -78,6 +78,8 @@ pub struct Decoded {
     pub manifest: Result<Manifest, Failure>,
     /// A failed author check (§7 #13): the version is still used.
     pub author_problem: Option<Failure>,
+    /// SHA-256 of the row's blob, when it could be read (`file_again`).
+    pub blob_sha256: Option<[u8; 32]>,
 }
 
 pub struct Decoder<'a> {
@@ -121,8 +123,10 @@ impl<'a> Decoder<'a> {
     }
 
     fn decode_uncached(&self, row: &VlobRow) -> Decoded {
+        let mut blob_sha256 = None;
         Decoded {
-            manifest: self.manifest(row),
+            manifest: self.manifest(row, &mut blob_sha256),
+            blob_sha256,
             author_problem: author_problem(self.org, row.author, row.timestamp).map(|why| {
                 Failure::vlob(
                     "author_not_allowed",
@@ -137,7 +141,30 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn manifest(&self, row: &VlobRow) -> Result<Manifest, Failure> {
+    /// A file version `take` decoded and checked, read again for its blocks (`--history`
+    /// keeps none in memory): the very same blob (its SHA-256 compared) has the same
+    /// signature, so it is not verified twice. `None` if the blob changed.
+    pub fn file_again(&self, row: &VlobRow, blob_sha256: &[u8; 32]) -> Option<FileManifest> {
+        use sha2::Digest;
+        let key = self.keys.get(row.key_index).ok()?;
+        let blob = self.source.vlob_blob(row.sequential_id).ok()?;
+        if <[u8; 32]>::from(sha2::Sha256::digest(&blob)) != *blob_sha256 {
+            return None;
+        }
+        match manifests::Manifest::decrypt(&blob, key, row.vlob_id)
+            .ok()?
+            .manifest
+        {
+            Manifest::File(f) => Some(f),
+            Manifest::Folder(_) => None,
+        }
+    }
+
+    fn manifest(
+        &self,
+        row: &VlobRow,
+        blob_sha256: &mut Option<[u8; 32]>,
+    ) -> Result<Manifest, Failure> {
         let fail = |check, why: String| Failure::vlob(check, row.vlob_id, row.version, why);
         let key = self.keys.get(row.key_index).map_err(|f| Failure {
             check: f.check,
@@ -147,6 +174,7 @@ impl<'a> Decoder<'a> {
             .source
             .vlob_blob(row.sequential_id)
             .map_err(|e| fail("vlob_row", format!("cannot read its blob: {e}")))?;
+        *blob_sha256 = Some(<sha2::Sha256 as sha2::Digest>::digest(&blob).into());
         let unverified = manifests::Manifest::decrypt(&blob, key, row.vlob_id).map_err(|e| {
             let check = match e {
                 DataError::WrongKey(_) => "cannot_decrypt",
