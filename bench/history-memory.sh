@@ -16,7 +16,8 @@ WORK=$(mktemp -d /tmp/parsec-sequester-bench-history.XXXXXX)
 trap 'pg_stop; rm -rf "$WORK"' EXIT
 pg_start "$WORK/pg"
 sequestered_export "$VLOBS" "$BLOCKS" "$BSIZE" "$BSIZE" --sequester-key-bits 1024
-echo "# $(date -u +%FT%TZ) $(nproc) cores; $VLOBS vlob versions, $BLOCKS blocks of $BSIZE; load $(cut -d' ' -f1 /proc/loadavg)"
+VLOB_IDS=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True).execute("SELECT count(DISTINCT vlob_id) FROM vlob_atom").fetchone()[0])' "$WORK/export.sqlite")
+echo "# $(date -u +%FT%TZ) $(nproc) cores; $VLOBS vlob versions of $VLOB_IDS vlobs, $BLOCKS blocks of $BSIZE; load $(cut -d' ' -f1 /proc/loadavg)"
 rss() { # NAME CMD...: prints the command's peak RSS (and its time, one run: not a benchmark)
     local name=$1; shift
     /usr/bin/time -f "%M %e %U %S" -o "$WORK/rss" "$@" > /dev/null 2>&1 || [ $? -eq 3 ]
