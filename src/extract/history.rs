@@ -23,9 +23,19 @@ use crate::error::{Error, Result};
 /// The whole history: entries (in the report's order) and their failures to `failures`.
 pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Listed<Entry>> {
     let spool_dir = run.output.map(|o| o.tmp_dir());
-    let spool_err = |e: rusqlite::Error| Error::ExtractOutput {
-        path: spool_dir.clone().unwrap_or_else(std::env::temp_dir),
-        reason: format!("cannot write the history's temporary table: {e}"),
+    let spool_err = |e: rusqlite::Error| {
+        let full = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+        Error::ExtractOutput {
+            path: spool_dir.clone().unwrap_or_else(std::env::temp_dir),
+            reason: format!(
+                "cannot write the history's temporary table: {e}{}",
+                if full {
+                    " (the disk is full: free some space and run the same command again, it continues)"
+                } else {
+                    ""
+                }
+            ),
+        }
     };
     let mut sorter = Sorter::<Described>::create(spool_dir.as_deref()).map_err(spool_err)?;
     let mut total = 0u64;

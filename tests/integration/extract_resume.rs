@@ -174,3 +174,35 @@ fn a_full_disk_is_an_error_and_the_same_command_then_completes() {
     let content = std::fs::read(out.join("files/bar2.txt")).unwrap();
     assert_eq!(hex(&sha256(&content)), expected);
 }
+
+/// The same with `--history`, whose entries wait on the same disk (its sorting table and
+/// temporary files) while the files are written.
+#[test]
+fn a_full_disk_during_a_history_is_an_error_and_the_same_command_then_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, expected) = large_export(dir.path());
+    let Some(disk) = crate::bad_outputs::Mount::tmpfs(&dir.path().join("small"), "size=4m") else {
+        return;
+    };
+    let out = dir.path().join("small/out");
+    let args = ["--json", "--history", out.to_str().unwrap()];
+    let r = extract(&copy, &key_path(1), &args);
+    assert_eq!(r.code, 63, "{}", r.all());
+    assert!(r.stderr.contains("the disk is full"), "{}", r.stderr);
+    assert!(!out.join("report.json").exists());
+    disk.remount("size=64m");
+    let r = extract(&copy, &key_path(1), &args);
+    // Partial: service 1 cannot open key index 3 (reference §9).
+    assert_eq!(r.code, 3, "{}", r.all());
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let v2 = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["vlob_id"] == "f0000000000000000000000000000004" && e["version"] == 2)
+        .expect("bar2.txt v2 in the history");
+    assert_eq!(v2["sha256"], expected.as_str());
+    let written = out.join(v2["written"].as_str().unwrap());
+    assert_eq!(hex(&sha256(&std::fs::read(written).unwrap())), expected);
+    assert!(!out.join(".parsec-extract/tmp").exists());
+}
