@@ -61,10 +61,18 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
     let root = output.map(|o| Arc::<Path>::from(o.root.as_path()));
     let items = sorter.read().map(|item| {
         let (key, described) = item.map_err(spool_err)?;
+        // A vlob's rows are sorted by (timestamp, version): found by bisection, not a scan
+        // per version (a file of many versions would cost their square).
         let row = versions
             .by_vlob
             .get(&key.vlob)
-            .and_then(|rows| rows.iter().find(|r| r.sequential_id == key.sequential_id))
+            .and_then(|rows| {
+                let from = rows.partition_point(|r| (r.timestamp, r.version) < (key.timestamp, key.version));
+                rows[from..]
+                    .iter()
+                    .take_while(|r| (r.timestamp, r.version) == (key.timestamp, key.version))
+                    .find(|r| r.sequential_id == key.sequential_id)
+            })
             .ok_or_else(|| Error::Internal("a history version lost its row".into()))?;
         let shape = described.shape;
         let mut blob_sha256 = [0u8; 32];
@@ -82,12 +90,16 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
         let manifest = match again {
             Some(f) => Arc::new(f),
             None => {
-                entry.failures.push(Failure::vlob(
+                let failure = Failure::vlob(
                     "manifest_invalid",
                     key.vlob,
                     key.version,
-                    "read differently the second time: the export file changed during the run",
-                ));
+                    "could not be read again identically for its content (the export file changed or could not be read during the run)",
+                );
+                let path = entry.paths.join("|");
+                entry
+                    .failures
+                    .push(if path.is_empty() { failure } else { failure.at(&path) });
                 return Ok((None, entry));
             }
         };

@@ -135,7 +135,9 @@ pub fn extract(
 ) -> Result<(Listed<Entry>, Vec<Escaped>)> {
     let mut planned = plan_tree(run.dec, run.versions, t);
     let (jobs, job_entries, dirs) = jobs(&mut planned, run.output)?;
-    let total: u64 = jobs.iter().map(|j| j.manifest.size).sum();
+    let total = jobs
+        .iter()
+        .fold(0u64, |t, j| t.saturating_add(j.manifest.size));
     let step = run
         .progress
         .task("extract: content".into(), total, Unit::Bytes);

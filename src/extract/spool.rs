@@ -43,6 +43,10 @@ impl<T: Serialize + DeserializeOwned> Sorter<T> {
             Some(dir) => {
                 let path = dir.join("history.sqlite");
                 let _ = std::fs::remove_file(&path);
+                // Created 0600 (it holds the workspace's names), never through a symlink;
+                // SQLite takes the empty file as a new database.
+                super::output::create_private(&path)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                 Connection::open(path)?
             }
             None => Connection::open("")?,

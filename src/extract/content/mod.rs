@@ -171,7 +171,7 @@ impl<P> Queue<P> {
                 ),
             )),
         }
-        self.done_bytes += access.size;
+        self.done_bytes = self.done_bytes.saturating_add(access.size);
         progress(self.done_bytes);
         Ok(())
     }
