@@ -16,30 +16,24 @@ use super::history_paths::{self, Described, Shape};
 use super::names;
 use super::plan::{self, Authors};
 use super::report::{Collector, Entry, Listed};
-use super::spool::{Key, Lines, Sorter};
+use super::spool::{Key, Sorter};
 use super::Run;
 use crate::error::{Error, Result};
 
 /// The whole history: entries (in the report's order) and their failures to `failures`.
 pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Listed<Entry>> {
-    let spool_dir = run.output.map(|o| o.tmp_dir());
-    let spool_err = |e: rusqlite::Error| {
-        let full = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
-        Error::ExtractOutput {
-            path: spool_dir.clone().unwrap_or_else(std::env::temp_dir),
-            reason: format!(
-                "cannot write the history's temporary table: {e}{}",
-                if full {
-                    " (the disk is full: free some space and run the same command again, it continues)"
-                } else {
-                    ""
-                }
-            ),
-        }
+    let scratch = run.scratch;
+    let spool_err = |e: rusqlite::Error| Error::ExtractOutput {
+        path: scratch.map_or_else(std::env::temp_dir, Path::to_owned),
+        reason: format!(
+            "cannot write the history's temporary table: {e}{}",
+            super::full_disk_hint(e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        ),
     };
-    let mut sorter = Sorter::<Described>::create(spool_dir.as_deref()).map_err(spool_err)?;
+    let mut sorter = Sorter::<Described>::create(scratch).map_err(spool_err)?;
     let mut total = 0u64;
-    history_paths::paths(run.dec, run.versions, run.snapshot, &mut |row, d| {
+    let snapshot = run.dec.source.info.snapshot;
+    history_paths::paths(run.dec, run.versions, snapshot, &mut |row, d| {
         if d.shape == Shape::File {
             total = total.saturating_add(d.size.unwrap_or(0));
         }
@@ -48,7 +42,7 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
     sorter.finish().map_err(spool_err)?;
 
     let io = |e: std::io::Error| super::out_io(run.root, e);
-    let mut entries = Lines::create(spool_dir.as_deref(), 2).map_err(io)?;
+    let mut entries = Collector::spool(scratch).map_err(io)?;
     let step = run.progress.task(
         "extract: content".into(),
         total,
@@ -60,48 +54,45 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
     let (dec, versions, output) = (run.dec, run.versions, run.output);
     let root = output.map(|o| Arc::<Path>::from(o.root.as_path()));
     let items = sorter.read().map(|item| {
-        let (key, described) = item.map_err(spool_err)?;
+        let (key, mut described) = item.map_err(spool_err)?;
         // A vlob's rows are sorted by (timestamp, version): found by bisection, not a scan
         // per version (a file of many versions would cost their square).
         let row = versions
             .by_vlob
             .get(&key.vlob)
             .and_then(|rows| {
-                let from = rows.partition_point(|r| (r.timestamp, r.version) < (key.timestamp, key.version));
+                let at = (key.timestamp, key.version);
+                let from = rows.partition_point(|r| (r.timestamp, r.version) < at);
                 rows[from..]
                     .iter()
-                    .take_while(|r| (r.timestamp, r.version) == (key.timestamp, key.version))
+                    .take_while(|r| (r.timestamp, r.version) == at)
                     .find(|r| r.sequential_id == key.sequential_id)
             })
             .ok_or_else(|| Error::Internal("a history version lost its row".into()))?;
-        let shape = described.shape;
-        let mut blob_sha256 = [0u8; 32];
-        let blob_known = described
-            .blob_sha256
-            .as_deref()
-            .is_some_and(|h| base16ct::lower::decode(h, &mut blob_sha256).is_ok());
-        let (mut entry, disk, mtime) = entry(&mut authors, key, row.author, described);
-        if shape != Shape::File {
-            return Ok((None, entry));
-        }
-        let again = blob_known
-            .then(|| dec.file_again(row, &blob_sha256))
-            .flatten();
-        let manifest = match again {
-            Some(f) => Arc::new(f),
-            None => {
-                let failure = Failure::vlob(
+        let manifest = if described.shape == Shape::File {
+            let again = described
+                .blob_sha256
+                .as_deref()
+                .and_then(|h| {
+                    let mut sha = [0u8; 32];
+                    base16ct::lower::decode(h, &mut sha).ok()?;
+                    dec.file_again(row, &sha)
+                });
+            if again.is_none() {
+                described.failures.push(Failure::vlob(
                     "manifest_invalid",
                     key.vlob,
                     key.version,
                     "could not be read again identically for its content (the export file changed or could not be read during the run)",
-                );
-                let path = entry.paths.join("|");
-                entry
-                    .failures
-                    .push(if path.is_empty() { failure } else { failure.at(&path) });
-                return Ok((None, entry));
+                ));
             }
+            again
+        } else {
+            None
+        };
+        let (mut entry, disk, mtime) = entry(&mut authors, key, row.author, described);
+        let Some(manifest) = manifest.map(Arc::new) else {
+            return Ok((None, entry));
         };
         let target = root.as_ref().map(|root| Target {
             root: root.clone(),
@@ -147,11 +138,11 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
             for f in &entry.failures {
                 failures.push(f.clone()).map_err(io)?;
             }
-            entries.push(&entry).map_err(io)
+            entries.push(entry).map_err(io)
         },
     )?;
     step.finish(total);
-    Ok(Listed::Spooled(entries.seal().map_err(io)?))
+    entries.finish().map_err(io)
 }
 
 fn key(row: &super::source::VlobRow) -> Key {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::failure::Failure;
 use super::source::VlobRow;
-use super::tree::{self, Decoded, Decoder, Kind, Versions};
+use super::tree::{self, Decoded, Decoder, Versions};
 use crate::ids::Micros;
 use crate::parsec::manifests::Manifest;
 
@@ -51,8 +51,8 @@ impl Shape {
     }
 }
 
-/// One row as the report needs it (`tree::describe`'s answer without the manifest, which
-/// the content phase decodes again), and its paths.
+/// One row as the report needs it (what `tree::describe` says of it, without the manifest,
+/// which the content phase decodes again), and its paths.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Described {
     pub shape: Shape,
@@ -71,11 +71,12 @@ pub struct Described {
 impl Described {
     /// Without paths yet.
     pub fn new(decoded: &Decoded) -> Self {
-        let (kind, updated, failures) = tree::describe(decoded);
-        let (shape, size) = match kind {
-            Kind::Folder { children } => (Shape::Folder, Some(children as u64)),
-            Kind::File(f) => (Shape::File, Some(f.size)),
-            Kind::Error => (Shape::Error, None),
+        // Not through `describe`: it would copy every file version's block list.
+        let (updated, failures) = tree::checked(decoded);
+        let (shape, size) = match &decoded.manifest {
+            Ok(Manifest::Folder(f)) => (Shape::Folder, Some(f.children.len() as u64)),
+            Ok(Manifest::File(f)) => (Shape::File, Some(f.size)),
+            Err(_) => (Shape::Error, None),
         };
         let blob_sha256 = decoded
             .blob_sha256

@@ -55,8 +55,9 @@ pub struct Options {
 pub(crate) struct Run<'a> {
     pub dec: &'a Decoder<'a>,
     pub versions: &'a Versions,
-    pub snapshot: Micros,
     pub output: Option<&'a output::Output>,
+    /// Where a history spools its entries: OUTPUT_DIR's `tmp/`, else `$TMPDIR`.
+    pub scratch: Option<&'a Path>,
     /// OUTPUT_DIR as given (errors name it), empty without one.
     pub root: &'a Path,
     pub pool: &'a content::Pool,
@@ -142,10 +143,10 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         None => None,
     };
     let io_root = opts.output.clone().unwrap_or_default();
+    let scratch = output.as_ref().map(|o| o.tmp_dir());
     // A history may have a failure per version (every version under a key not opened).
     let mut failures = if opts.history {
-        let dir = output.as_ref().map(|o| o.tmp_dir());
-        Collector::Spool(spool::Lines::create(dir.as_deref(), 1).map_err(|e| out_io(&io_root, e))?)
+        Collector::spool(scratch.as_deref()).map_err(|e| out_io(&io_root, e))?
     } else {
         Collector::Memory(Vec::new())
     };
@@ -173,8 +174,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let mut run = Run {
         dec: &decoder,
         versions: &versions,
-        snapshot: info.snapshot,
         output: output.as_ref(),
+        scratch: scratch.as_deref(),
         root: &io_root,
         pool: &pool,
         progress: &progress,
@@ -274,14 +275,19 @@ pub fn run(opts: &Options) -> Result<Outcome> {
 }
 
 pub(crate) fn out_io(path: &Path, e: std::io::Error) -> Error {
-    let hint = if e.raw_os_error() == Some(libc::ENOSPC) {
+    let full = e.raw_os_error() == Some(libc::ENOSPC);
+    Error::ExtractOutput {
+        path: path.to_owned(),
+        reason: format!("cannot write: {e}{}", full_disk_hint(full)),
+    }
+}
+
+/// What to do about a full disk: the same command continues.
+pub(crate) fn full_disk_hint(full: bool) -> &'static str {
+    if full {
         " (the disk is full: free some space and run the same command again, it continues)"
     } else {
         ""
-    };
-    Error::ExtractOutput {
-        path: path.to_owned(),
-        reason: format!("cannot write: {e}{hint}"),
     }
 }
 

@@ -142,8 +142,8 @@ pub fn extract(
         .progress
         .task("extract: content".into(), total, Unit::Bytes);
     let root = run.root;
+    let out_root = run.output.map(|o| o.root.as_path());
     let tick = &mut *run.tick;
-    let mut results = Vec::with_capacity(jobs.len());
     content::run(
         run.pool,
         jobs.into_iter()
@@ -155,17 +155,13 @@ pub fn extract(
             tick();
         },
         |i, r| {
-            results.push((i, r));
+            if let Some(r) = r {
+                finished(&mut planned[i].entry, r, out_root);
+            }
             Ok(())
         },
     )?;
     step.finish(total);
-    let out_root = run.output.map(|o| o.root.as_path());
-    for (i, r) in results {
-        if let Some(r) = r {
-            finished(&mut planned[i].entry, r, out_root);
-        }
-    }
     if run.output.is_some() {
         output::set_dir_times(dirs).map_err(|e| out_io(root, e))?;
     }

@@ -1,5 +1,7 @@
 //! The hand-over record (README "extract: report"): JSON, and the same as readable text.
 
+use std::path::Path;
+
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
@@ -245,6 +247,11 @@ pub enum Collector<T> {
 }
 
 impl<T: Spoolable> Collector<T> {
+    /// Spooled to unnamed files in `dir`, or in `$TMPDIR`.
+    pub fn spool(dir: Option<&Path>) -> std::io::Result<Self> {
+        Ok(Collector::Spool(Lines::create(dir, T::TEXTS)?))
+    }
+
     pub fn push(&mut self, record: T) -> std::io::Result<()> {
         match self {
             Collector::Memory(v) => {
@@ -265,6 +272,7 @@ impl<T: Spoolable> Collector<T> {
 
 /// `line()` and `history_line()`.
 impl Spoolable for Entry {
+    const TEXTS: usize = 2;
     fn text(&self, column: usize) -> String {
         if column == 0 {
             self.line()
@@ -276,6 +284,7 @@ impl Spoolable for Entry {
 
 /// As the text report lists it.
 impl Spoolable for Failure {
+    const TEXTS: usize = 1;
     fn text(&self, _: usize) -> String {
         format!("  {self}")
     }
@@ -294,46 +303,39 @@ impl Report {
     }
 
     fn write(&self, w: &mut dyn std::io::Write, with_entries: bool) -> std::io::Result<()> {
-        let line = |w: &mut dyn std::io::Write, s: String| writeln!(w, "{s}");
-        line(w, format!("{} — extraction record", self.tool))?;
-        line(
+        writeln!(w, "{} — extraction record", self.tool)?;
+        writeln!(
             w,
-            format!(
-                "export: {} ({} bytes), SHA-256 {}",
-                self.export.path, self.export.bytes, self.export.sha256
-            ),
+            "export: {} ({} bytes), SHA-256 {}",
+            self.export.path, self.export.bytes, self.export.sha256
         )?;
         if let Some(d) = &self.export.digest {
-            line(w, format!("  digest ({}): {d}", self.export.digest_scheme))?;
+            writeln!(w, "  digest ({}): {d}", self.export.digest_scheme)?;
         }
-        line(
+        writeln!(
             w,
-            format!(
-                "organization: {}; realm {}{}; snapshot {}",
-                self.organization,
-                self.realm_id,
-                self.realm_name
-                    .as_ref()
-                    .map_or(String::new(), |n| format!(" \"{n}\"")),
-                self.snapshot
-            ),
+            "organization: {}; realm {}{}; snapshot {}",
+            self.organization,
+            self.realm_id,
+            self.realm_name
+                .as_ref()
+                .map_or(String::new(), |n| format!(" \"{n}\"")),
+            self.snapshot
         )?;
         match &self.at {
-            Some(at) => line(w, format!("mode: {}, at {at}", self.mode))?,
-            None => line(w, format!("mode: {}", self.mode))?,
+            Some(at) => writeln!(w, "mode: {}, at {at}", self.mode)?,
+            None => writeln!(w, "mode: {}", self.mode)?,
         }
-        line(
+        writeln!(
             w,
-            format!(
-                "service: {} \"{}\", created {}{}",
-                self.service.id,
-                self.service.label,
-                self.service.created,
-                self.service
-                    .revoked
-                    .as_ref()
-                    .map_or(String::new(), |r| format!(", revoked {r}"))
-            ),
+            "service: {} \"{}\", created {}{}",
+            self.service.id,
+            self.service.label,
+            self.service.created,
+            self.service
+                .revoked
+                .as_ref()
+                .map_or(String::new(), |r| format!(", revoked {r}"))
         )?;
         let list = |v: &[u64]| {
             if v.is_empty() {
@@ -342,65 +344,56 @@ impl Report {
                 v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             }
         };
-        line(
+        writeln!(
             w,
-            format!(
-                "key indexes opened: {} (through bundle(s) {}); not opened: {}",
-                list(&self.key_indexes_opened),
-                list(&self.bundles_opened),
-                list(&self.key_indexes_not_opened)
-            ),
+            "key indexes opened: {} (through bundle(s) {}); not opened: {}",
+            list(&self.key_indexes_opened),
+            list(&self.bundles_opened),
+            list(&self.key_indexes_not_opened)
         )?;
         match (&self.readable.until_excluded, &self.readable.suggested_at) {
-            (None, _) => line(w, format!(
-                "readable: every version from {} on uses a key this service opened",
-                self.readable.from
-            ))?,
-            (Some(until), Some(at)) => line(w, format!(
-                "readable: every version before {until} uses a key this service opened; --at {at} gives everything readable"
-            ))?,
-            (Some(until), None) => line(w, format!(
-                "readable: nothing: the versions from {until} on use keys this service cannot open"
-            ))?,
+            (None, _) => writeln!(w, "readable: every version from {} on uses a key this service opened",
+                self.readable.from)?,
+            (Some(until), Some(at)) => writeln!(w, "readable: every version before {until} uses a key this service opened; --at {at} gives everything readable")?,
+            (Some(until), None) => writeln!(w, "readable: nothing: the versions from {until} on use keys this service cannot open")?,
         }
-        line(w, format!("checks: {}", self.checks.join("; ")))?;
-        line(w, String::new())?;
+        writeln!(w, "checks: {}", self.checks.join("; "))?;
+        writeln!(w)?;
         if with_entries {
-            line(w, format!("entries ({}):", self.entries.len()))?;
-            line(w, LIST_HEADER.to_owned())?;
+            writeln!(w, "entries ({}):", self.entries.len())?;
+            writeln!(w, "{LIST_HEADER}")?;
             self.entries.write_text(0, w)?;
         }
         if !self.names_escaped.is_empty() {
-            line(w, String::new())?;
-            line(w, format!("names escaped ({}):", self.names_escaped.len()))?;
+            writeln!(w)?;
+            writeln!(w, "names escaped ({}):", self.names_escaped.len())?;
             for n in &self.names_escaped {
-                line(w, format!("{}\t->\t{}", n.path, n.written))?;
+                writeln!(w, "{}\t->\t{}", n.path, n.written)?;
             }
         }
         if !self.after_snapshot.is_empty() {
-            line(w, String::new())?;
-            line(
+            writeln!(w)?;
+            writeln!(
                 w,
-                format!(
-                    "versions after the snapshot, not extracted: {}",
-                    self.after_snapshot.join(", ")
-                ),
+                "versions after the snapshot, not extracted: {}",
+                self.after_snapshot.join(", ")
             )?;
         }
-        line(w, String::new())?;
+        writeln!(w)?;
         if self.failures.is_empty() {
-            line(w, "failures: none".into())?;
+            writeln!(w, "failures: none")?;
         } else {
-            line(w, format!("failures ({}):", self.failures.len()))?;
+            writeln!(w, "failures ({}):", self.failures.len())?;
             self.failures.write_text(0, w)?;
         }
-        line(
+        writeln!(
             w,
+            "{}",
             if self.complete {
-                "result: complete".into()
+                "result: complete"
             } else {
-                "result: PARTIAL (see the failures)".into()
-            },
+                "result: PARTIAL (see the failures)"
+            }
         )?;
         Ok(())
     }

@@ -185,6 +185,8 @@ impl<T: Serialize + DeserializeOwned> Iterator for Reader<'_, T> {
 
 /// A record that has a JSON form and text lines (text columns from 0).
 pub trait Spoolable: Serialize {
+    /// How many text forms (columns after the JSON one).
+    const TEXTS: usize;
     fn text(&self, column: usize) -> String;
 }
 

@@ -145,10 +145,8 @@ impl<'a> Decoder<'a> {
     /// keeps none in memory): the very same blob (its SHA-256 compared) has the same
     /// signature, so it is not verified twice. `None` if the blob changed.
     pub fn file_again(&self, row: &VlobRow, blob_sha256: &[u8; 32]) -> Option<FileManifest> {
-        use sha2::Digest;
-        let key = self.keys.get(row.key_index).ok()?;
-        let blob = self.source.vlob_blob(row.sequential_id).ok()?;
-        if <[u8; 32]>::from(sha2::Sha256::digest(&blob)) != *blob_sha256 {
+        let (key, blob) = self.key_and_blob(row).ok()?;
+        if sha256(&blob) != *blob_sha256 {
             return None;
         }
         match manifests::Manifest::decrypt(&blob, key, row.vlob_id)
@@ -160,11 +158,8 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn manifest(
-        &self,
-        row: &VlobRow,
-        blob_sha256: &mut Option<[u8; 32]>,
-    ) -> Result<Manifest, Failure> {
+    /// The realm key of the row's key index, and the row's blob.
+    fn key_and_blob(&self, row: &VlobRow) -> Result<(&[u8; 32], Vec<u8>), Failure> {
         let fail = |check, why: String| Failure::vlob(check, row.vlob_id, row.version, why);
         let key = self.keys.get(row.key_index).map_err(|f| Failure {
             check: f.check,
@@ -174,7 +169,17 @@ impl<'a> Decoder<'a> {
             .source
             .vlob_blob(row.sequential_id)
             .map_err(|e| fail("vlob_row", format!("cannot read its blob: {e}")))?;
-        *blob_sha256 = Some(<sha2::Sha256 as sha2::Digest>::digest(&blob).into());
+        Ok((key, blob))
+    }
+
+    fn manifest(
+        &self,
+        row: &VlobRow,
+        blob_sha256: &mut Option<[u8; 32]>,
+    ) -> Result<Manifest, Failure> {
+        let fail = |check, why: String| Failure::vlob(check, row.vlob_id, row.version, why);
+        let (key, blob) = self.key_and_blob(row)?;
+        *blob_sha256 = Some(sha256(&blob));
         let unverified = manifests::Manifest::decrypt(&blob, key, row.vlob_id).map_err(|e| {
             let check = match e {
                 DataError::WrongKey(_) => "cannot_decrypt",
@@ -269,22 +274,33 @@ fn child_path(parent: &str, name: &str) -> String {
 
 /// What a decoded version is, its mtime, and its failures.
 pub fn describe(decoded: &Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
-    let mut failures = Vec::new();
-    let (kind, updated) = match &decoded.manifest {
-        Ok(Manifest::Folder(f)) => (
-            Kind::Folder {
-                children: f.children.len(),
-            },
-            Some(f.header.updated),
-        ),
-        Ok(Manifest::File(f)) => (Kind::File(Arc::new(f.clone())), Some(f.header.updated)),
-        Err(f) => {
-            failures.push(f.clone());
-            (Kind::Error, None)
-        }
+    let kind = match &decoded.manifest {
+        Ok(Manifest::Folder(f)) => Kind::Folder {
+            children: f.children.len(),
+        },
+        Ok(Manifest::File(f)) => Kind::File(Arc::new(f.clone())),
+        Err(_) => Kind::Error,
     };
-    failures.extend(decoded.author_problem.clone());
+    let (updated, failures) = checked(decoded);
     (kind, updated, failures)
+}
+
+/// A version's `updated` time, and its failures: the manifest's, then the author's.
+pub fn checked(decoded: &Decoded) -> (Option<Micros>, Vec<Failure>) {
+    let updated = decoded.manifest.as_ref().ok().map(|m| m.header().updated);
+    let failures = decoded
+        .manifest
+        .as_ref()
+        .err()
+        .into_iter()
+        .chain(&decoded.author_problem)
+        .cloned()
+        .collect();
+    (updated, failures)
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    <sha2::Sha256 as sha2::Digest>::digest(bytes).into()
 }
 
 fn node(names: String, disk: String, row: VlobRow, decoded: &Decoded) -> Node {

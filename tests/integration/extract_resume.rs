@@ -2,6 +2,7 @@
 //! large file is bar.txt v2 of the fixture re-made with 24 blocks of 512 KiB and a hole.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -148,50 +149,69 @@ fn killed_mid_file_then_rerun_gives_the_same_result() {
     assert!(!tmp.exists());
 }
 
-#[test]
-fn a_full_disk_is_an_error_and_the_same_command_then_completes() {
+/// A run whose OUTPUT_DIR is on a full disk, then the same command once there is room.
+struct FullDisk {
+    /// Holds the export copy; `disk` is mounted inside it.
+    _dir: tempfile::TempDir,
+    _disk: crate::bad_outputs::Mount,
+    out: std::path::PathBuf,
+    /// SHA-256 of the large file version (`large_export`).
+    expected: String,
+    second: crate::harness::Run,
+}
+
+/// `extract --json MODE… OUTPUT_DIR` on a 4 MiB tmpfs, which must fail as a full disk
+/// (exit 63, said so; `when_full` checks OUTPUT_DIR then), then on 64 MiB; `None` where no
+/// tmpfs can be mounted.
+fn full_disk_then_room(mode: &[&str], when_full: impl FnOnce(&Path)) -> Option<FullDisk> {
     let dir = tempfile::tempdir().unwrap();
     let (copy, expected) = large_export(dir.path());
-    let Some(disk) = crate::bad_outputs::Mount::tmpfs(&dir.path().join("small"), "size=4m") else {
-        return;
-    };
+    let disk = crate::bad_outputs::Mount::tmpfs(&dir.path().join("small"), "size=4m")?;
     let out = dir.path().join("small/out");
-    let args = [
-        "--json",
-        "--at",
-        "2000-01-15T00:00:00Z",
-        out.to_str().unwrap(),
-    ];
+    let mut args = vec!["--json"];
+    args.extend_from_slice(mode);
+    args.push(out.to_str().unwrap());
     let r = extract(&copy, &key_path(1), &args);
     assert_eq!(r.code, 63, "{}", r.all());
     assert!(r.stderr.contains("the disk is full"), "{}", r.stderr);
-    assert!(!out.join("files/bar2.txt").exists());
+    when_full(&out);
     disk.remount("size=64m");
-    let r = extract(&copy, &key_path(1), &args);
+    let second = extract(&copy, &key_path(1), &args);
+    Some(FullDisk {
+        out: out.clone(),
+        _dir: dir,
+        _disk: disk,
+        expected,
+        second,
+    })
+}
+
+#[test]
+fn a_full_disk_is_an_error_and_the_same_command_then_completes() {
+    let at = ["--at", "2000-01-15T00:00:00Z"];
+    let Some(run) = full_disk_then_room(&at, |out| {
+        assert!(!out.join("files/bar2.txt").exists());
+    }) else {
+        return;
+    };
+    let (r, out, expected) = (&run.second, &run.out, &run.expected);
     assert_eq!(r.code, 0, "{}", r.all());
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["entries"][1]["sha256"], expected.as_str());
     let content = std::fs::read(out.join("files/bar2.txt")).unwrap();
-    assert_eq!(hex(&sha256(&content)), expected);
+    assert_eq!(hex(&sha256(&content)), *expected);
 }
 
 /// The same with `--history`, whose entries wait on the same disk (its sorting table and
 /// temporary files) while the files are written.
 #[test]
 fn a_full_disk_during_a_history_is_an_error_and_the_same_command_then_completes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (copy, expected) = large_export(dir.path());
-    let Some(disk) = crate::bad_outputs::Mount::tmpfs(&dir.path().join("small"), "size=4m") else {
+    let Some(run) = full_disk_then_room(&["--history"], |out| {
+        assert!(!out.join("report.json").exists());
+    }) else {
         return;
     };
-    let out = dir.path().join("small/out");
-    let args = ["--json", "--history", out.to_str().unwrap()];
-    let r = extract(&copy, &key_path(1), &args);
-    assert_eq!(r.code, 63, "{}", r.all());
-    assert!(r.stderr.contains("the disk is full"), "{}", r.stderr);
-    assert!(!out.join("report.json").exists());
-    disk.remount("size=64m");
-    let r = extract(&copy, &key_path(1), &args);
+    let (r, out, expected) = (&run.second, &run.out, &run.expected);
     // Partial: service 1 cannot open key index 3 (reference §9).
     assert_eq!(r.code, 3, "{}", r.all());
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -203,6 +223,6 @@ fn a_full_disk_during_a_history_is_an_error_and_the_same_command_then_completes(
         .expect("bar2.txt v2 in the history");
     assert_eq!(v2["sha256"], expected.as_str());
     let written = out.join(v2["written"].as_str().unwrap());
-    assert_eq!(hex(&sha256(&std::fs::read(written).unwrap())), expected);
+    assert_eq!(hex(&sha256(&std::fs::read(written).unwrap())), *expected);
     assert!(!out.join(".parsec-extract/tmp").exists());
 }
