@@ -1,10 +1,10 @@
 //! The paths each vlob version had while in force (`--history`), the same as resolving the
-//! tree (`tree::resolve`) at every row timestamp, but kept up to date row after row: a new
+//! tree (`tree::walk`) at every row timestamp, but kept up to date row after row: a new
 //! version changes the paths of that vlob and, for a folder, of the children it adds,
-//! drops or renames, and of their subtrees only when their paths change. Cost: the rows,
-//! the folder listings, and the paths that change, instead of one whole tree per timestamp.
+//! drops or renames, and of their subtrees only when their paths change. Cost: the listings
+//! and paths of the versions in force, instead of one whole tree per timestamp.
 //!
-//! Visibility is `tree::resolve`'s (§6.3): the root has the path `/`; a child listed by a
+//! Visibility is `tree::walk`'s (§6.3): the root has the path `/`; a child listed by a
 //! folder in force counts there when it has a version in force whose manifest names that
 //! folder as its `parent` (an undecodable one counts wherever it is listed); the root is
 //! never a child. Only folders recurse.
@@ -16,12 +16,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::failure::Failure;
 use super::source::VlobRow;
-use super::tree::{self, Decoded, Decoder, Versions};
+use super::tree::{Decoded, Decoder, Described};
+use super::versions::Versions;
 use crate::ids::Micros;
 use crate::parsec::manifests::Manifest;
 
@@ -32,66 +31,6 @@ type Joined = String;
 
 /// A folder version's children (root excluded) and the names they are listed under.
 type Listing = BTreeMap<Uuid, Vec<String>>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Shape {
-    Folder,
-    File,
-    Error,
-}
-
-impl Shape {
-    pub fn name(self) -> &'static str {
-        match self {
-            Shape::Folder => "folder",
-            Shape::File => "file",
-            Shape::Error => "error",
-        }
-    }
-}
-
-/// One row as the report needs it (what `tree::describe` says of it, without the manifest,
-/// which the content phase decodes again), and its paths.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Described {
-    pub shape: Shape,
-    /// Bytes of a file, children of a folder.
-    pub size: Option<u64>,
-    pub updated: Option<Micros>,
-    /// A file's blob SHA-256 (hex), to read it again (`Decoder::file_again`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blob_sha256: Option<String>,
-    pub failures: Vec<Failure>,
-    /// In order of first appearance (within one timestamp, in tree order); empty: never
-    /// reachable.
-    pub paths: Vec<String>,
-}
-
-impl Described {
-    /// Without paths yet.
-    pub fn new(decoded: &Decoded) -> Self {
-        // Not through `describe`: it would copy every file version's block list.
-        let (updated, failures) = tree::checked(decoded);
-        let (shape, size) = match &decoded.manifest {
-            Ok(Manifest::Folder(f)) => (Shape::Folder, Some(f.children.len() as u64)),
-            Ok(Manifest::File(f)) => (Shape::File, Some(f.size)),
-            Err(_) => (Shape::Error, None),
-        };
-        let blob_sha256 = decoded
-            .blob_sha256
-            .filter(|_| shape == Shape::File)
-            .map(|h| base16ct::lower::encode_string(&h));
-        Described {
-            shape,
-            size,
-            updated,
-            blob_sha256,
-            failures,
-            paths: Vec::new(),
-        }
-    }
-}
 
 /// A vlob's version in force.
 struct Current {
@@ -108,16 +47,12 @@ struct Current {
 pub type Sink<'s> = &'s mut dyn FnMut(&VlobRow, Described);
 
 /// Every row up to `until`, described with its paths, to `sink`.
-pub fn paths(dec: &Decoder, versions: &Versions, until: Micros, sink: Sink) {
-    let mut rows: Vec<&VlobRow> = versions
-        .by_vlob
-        .values()
-        .flatten()
-        .filter(|r| r.timestamp <= until)
-        .collect();
-    // By vlob rows are sorted by (timestamp, version): the last one of a timestamp is the
-    // one in force (`Versions::at`).
-    rows.sort_by_key(|r| (r.timestamp, r.vlob_id, r.version));
+pub fn paths(
+    dec: &Decoder,
+    versions: &Versions,
+    until: Micros,
+    sink: Sink,
+) -> rusqlite::Result<()> {
     let mut state = State {
         dec,
         realm: dec.source.info.realm_id,
@@ -126,19 +61,13 @@ pub fn paths(dec: &Decoder, versions: &Versions, until: Micros, sink: Sink) {
         paths: HashMap::new(),
         sink,
     };
-    let mut i = 0;
-    while i < rows.len() {
-        let t = rows[i].timestamp;
-        let mut end = i;
-        while end < rows.len() && rows[end].timestamp == t {
-            end += 1;
-        }
-        state.apply(&rows[i..end]);
-        i = end;
-    }
+    // By (timestamp, vlob, version): of one vlob's rows at one timestamp, the last is the
+    // one in force (`Versions::at`).
+    versions.each_instant(until, &mut |rows| state.apply(rows))?;
     for (_, c) in state.current.drain() {
         (state.sink)(&c.row, c.described);
     }
+    Ok(())
 }
 
 struct State<'a, 'd, 's> {
@@ -155,16 +84,16 @@ struct State<'a, 'd, 's> {
 
 impl State<'_, '_, '_> {
     /// The rows of one timestamp.
-    fn apply(&mut self, rows: &[&VlobRow]) {
+    fn apply(&mut self, rows: &[VlobRow]) {
         let mut dirty: BTreeSet<Uuid> = BTreeSet::new();
         let mut touched: BTreeSet<Uuid> = BTreeSet::new();
         for row in rows {
-            let decoded = self.dec.take(row);
+            let decoded = self.dec.decode(row);
             let parent = decoded.manifest.as_ref().ok().map(|m| m.header().parent);
             let after = self.listing(&decoded);
             // Its names are in `listed`: only the ids are kept here.
             let now = Current {
-                row: **row,
+                row: *row,
                 parent,
                 children: after.keys().copied().collect(),
                 described: Described::new(&decoded),

@@ -18,6 +18,7 @@ mod report;
 mod source;
 mod spool;
 mod tree;
+mod versions;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,8 @@ use keys::RealmKeys;
 use org::Org;
 use report::{Collector, ExportFacts, Readable, ServiceFacts};
 use source::Source;
-use tree::{Decoder, Versions};
+use tree::Decoder;
+use versions::Versions;
 
 pub struct Options {
     pub file: PathBuf,
@@ -71,6 +73,9 @@ pub struct Outcome {
     pub report: Report,
 }
 
+/// What `plan::scratch_error` names for the rows' table.
+const ROWS: &str = "the vlob rows'";
+
 const CHECKS: &[&str] = &[
     "certificate chain from the root key",
     "sequester service certificates signed by the authority",
@@ -95,14 +100,15 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let org = Org::load(&source).map_err(sqlite)?;
     let service = keys::find_service(&org, &source.info.organization_id, &key, opts.service_id)?;
     let realm_keys = keys::recover(&source, &org, service, &key).map_err(sqlite)?;
-    let (rows, bad_rows) = source.vlob_rows().map_err(sqlite)?;
-    let versions = Versions::new(rows, &bad_rows);
+    let versions_err = |e| plan::scratch_error(None, ROWS, e);
+    let versions = Versions::load(&source).map_err(|e| match e {
+        versions::Load::Input(e) => sqlite(e),
+        versions::Load::Scratch(e) => versions_err(e),
+    })?;
     let info = &source.info;
     let Some(lower) = versions
-        .by_vlob
-        .get(&info.realm_id)
-        .and_then(|r| r.iter().find(|r| r.version == 1))
-        .map(|r| r.timestamp)
+        .first_version(info.realm_id)
+        .map_err(versions_err)?
     else {
         return Err(Error::ExtractTime(
             "the export has no version 1 of the workspace manifest: it holds no history".into(),
@@ -123,7 +129,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             format_timestamp(lower)
         )));
     }
-    let readable = readable_range(&versions, &realm_keys, lower, info.snapshot);
+    let readable =
+        readable_range(&versions, &realm_keys, lower, info.snapshot).map_err(versions_err)?;
     let decoder = Decoder::new(&source, &org, &realm_keys);
     let mode = if opts.history { "history" } else { "tree" };
     let mut state = output::State {
@@ -144,20 +151,20 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     };
     let io_root = opts.output.clone().unwrap_or_default();
     let scratch = output.as_ref().map(|o| o.tmp_dir());
-    // A history may have a failure per version (every version under a key not opened).
-    let mut failures = if opts.history {
-        Collector::spool(scratch.as_deref()).map_err(|e| out_io(&io_root, e))?
-    } else {
-        Collector::Memory(Vec::new())
-    };
-    for f in org
-        .failures
-        .iter()
-        .chain(&realm_keys.failures)
-        .chain(&versions.failures)
-    {
+    // There may be a failure per version (every version under a key not opened).
+    let mut failures = Collector::spool(scratch.as_deref()).map_err(|e| out_io(&io_root, e))?;
+    for f in org.failures.iter().chain(&realm_keys.failures) {
         failures.push(f.clone()).map_err(|e| out_io(&io_root, e))?;
     }
+    let mut pushed = Ok(());
+    versions
+        .failures(&mut |f| {
+            if pushed.is_ok() {
+                pushed = failures.push(f);
+            }
+        })
+        .map_err(versions_err)?;
+    pushed.map_err(|e| out_io(&io_root, e))?;
     let progress = Progress::new(Mode::detect(opts.quiet));
     let pool = content::Pool::start(&opts.file, &realm_keys, opts.jobs)?;
     // The state gets the export's SHA-256 as soon as it is known, so that a run interrupted
@@ -187,15 +194,7 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         plan::extract(&mut run, t, &mut failures)?
     };
     drop(pool);
-    drop(decoder);
-    let mut after_snapshot: Vec<String> = versions
-        .by_vlob
-        .values()
-        .flatten()
-        .filter(|r| r.timestamp > info.snapshot)
-        .map(|r| format!("{} v{}", r.vlob_id.simple(), r.version))
-        .collect();
-    after_snapshot.sort();
+    let after_snapshot = versions.after(info.snapshot).map_err(versions_err)?;
     if let Some(out) = &output {
         out.sync()?;
     }
@@ -297,21 +296,15 @@ fn readable_range(
     keys: &RealmKeys,
     lower: Micros,
     snapshot: Micros,
-) -> Readable {
-    let first_unreadable = versions
-        .by_vlob
-        .values()
-        .flatten()
-        .filter(|r| r.timestamp <= snapshot && !keys.keys.contains_key(&r.key_index))
-        .map(|r| r.timestamp)
-        .min();
-    Readable {
+) -> rusqlite::Result<Readable> {
+    let first_unreadable = versions.first_unreadable(&keys.keys, snapshot)?;
+    Ok(Readable {
         from: format_timestamp(lower),
         until_excluded: first_unreadable.map(format_timestamp),
         suggested_at: first_unreadable
             .filter(|x| *x > lower)
             .map(|x| format_timestamp(x - 1)),
-    }
+    })
 }
 
 /// The realm's name at `t`, or why it cannot be read.

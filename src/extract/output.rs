@@ -219,18 +219,13 @@ fn set_private(p: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))
 }
 
-/// Sets folders' mtimes, deepest first (writing into a folder changes its mtime).
-pub fn set_dir_times(mut dirs: Vec<(PathBuf, i64)>) -> std::io::Result<()> {
-    dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
-    for (p, t) in dirs {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => {}
-            _ => continue,
-        }
-        let f = std::fs::File::open(&p)?;
-        f.set_modified(to_system_time(t))?;
+/// Sets a folder's mtime, unless it is no longer a folder (never through a symlink).
+pub fn set_dir_time(dir: &Path, t: crate::ids::Micros) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        _ => return Ok(()),
     }
-    Ok(())
+    std::fs::File::open(dir)?.set_modified(to_system_time(t))
 }
 
 /// Where files are written before being renamed into place.

@@ -1,9 +1,12 @@
-//! The tree at T, extracted: every entry to report, the files to write (or only hash)
-//! compared with what OUTPUT_DIR already holds when continuing an interrupted run, the
-//! content, then the folders' times. Also what `history` shares: authors, results.
+//! The tree at T, extracted: the walk's entries sorted into the report's order on disk
+//! (`spool::Sorter`), then read back in that order: folders created, each file's manifest
+//! read again and its content written (or only hashed), skipping files already written and
+//! checked when continuing an interrupted run; then the folders' times. Nothing here grows
+//! with the tree. Also what `history` shares: authors, entries, jobs, results.
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -11,32 +14,16 @@ use uuid::Uuid;
 use super::content::{self, FileJob, Target};
 use super::failure::Failure;
 use super::org::Org;
-use super::out_io;
-use super::output::{self, Output};
+use super::output;
 use super::report::{Author, Collector, Entry, Escaped, Listed};
-use super::source;
-use super::tree::{self, Decoder, Kind, Versions};
-use super::Run;
-use crate::error::Result;
+use super::source::VlobRow;
+use super::spool::Sorter;
+use super::tree::{self, Described, Node, PathKey, Shape};
+use super::{out_io, Run};
+use crate::error::{Error, Result};
 use crate::ids::Micros;
+use crate::parsec::manifests::FileManifest;
 use crate::progress::Unit;
-
-pub enum PlanKind {
-    Folder,
-    File(Arc<crate::parsec::manifests::FileManifest>),
-    Other,
-}
-
-/// One entry to report (and maybe write).
-pub struct Planned {
-    pub entry: Entry,
-    pub kind: PlanKind,
-    /// Relative path on disk, below `files/` or `history/`.
-    pub disk: String,
-    pub escaped: bool,
-    pub mtime: Option<Micros>,
-    pub row_vlob: Uuid,
-}
 
 /// Each device's `Author`, built once: a history has an entry per version, and five strings
 /// per entry were a fifth of its memory.
@@ -71,117 +58,179 @@ impl<'a> Authors<'a> {
     }
 }
 
-fn entry(
-    authors: &mut Authors,
-    paths: Vec<String>,
-    row: &source::VlobRow,
-    kind: &Kind,
-    failures: Vec<Failure>,
-) -> Entry {
+/// The report's entry of one version; its failures labelled with its paths.
+pub fn entry(authors: &mut Authors, row: &VlobRow, d: Described) -> Entry {
+    let path = d.paths.join("|");
+    let failures = d
+        .failures
+        .into_iter()
+        .map(|f| if path.is_empty() { f } else { f.at(&path) })
+        .collect();
     Entry {
-        paths,
+        paths: d.paths,
         written: None,
         vlob_id: row.vlob_id,
         version: row.version,
         timestamp: row.timestamp,
         author: authors.get(row.author),
-        kind: kind.name(),
-        size: match kind {
-            Kind::Folder { children } => Some(*children as u64),
-            Kind::File(f) => Some(f.size),
-            Kind::Error => None,
-        },
+        kind: d.shape.name(),
+        size: d.size,
         sha256: None,
         resumed: false,
         failures,
     }
 }
 
-pub fn plan_tree(dec: &Decoder, versions: &Versions, t: Micros) -> Vec<Planned> {
-    let nodes = tree::resolve(dec, versions, t);
-    // The nodes hold what they need of the decoded versions (a second copy of every file
-    // manifest and folder listing, until now).
-    dec.forget();
-    let Some(nodes) = nodes else {
-        return Vec::new();
-    };
-    let mut authors = Authors::new(dec.org);
-    nodes
-        .into_iter()
-        .map(|n| {
-            let kind = match &n.kind {
-                Kind::Folder { .. } => PlanKind::Folder,
-                Kind::File(f) => PlanKind::File(f.clone()),
-                Kind::Error => PlanKind::Other,
-            };
-            let escaped = n.names != n.disk;
-            Planned {
-                entry: entry(&mut authors, vec![n.path()], &n.row, &n.kind, n.failures),
-                kind,
-                disk: n.disk,
-                escaped,
-                mtime: n.updated,
-                row_vlob: n.row.vlob_id,
-            }
-        })
-        .collect()
+/// The job of a file version, unless a previous run of this command wrote and checked it
+/// (then the entry says so, and `skipped` gets its size).
+pub fn job(
+    manifest: FileManifest,
+    entry: &mut Entry,
+    target: Option<Target>,
+    resumed_run: bool,
+    skipped: &Cell<u64>,
+) -> Option<FileJob> {
+    if let (Some(t), true) = (&target, resumed_run) {
+        let good = t.good();
+        if let Some(sha) = content::check_existing(&good, &manifest) {
+            entry.sha256 = Some(sha);
+            entry.resumed = true;
+            entry.written = Some(format!("{}/{}", t.base, t.rel));
+            skipped.set(skipped.get().saturating_add(manifest.size));
+            return None;
+        }
+        let _ = std::fs::remove_file(&good);
+        let _ = std::fs::remove_file(t.damaged());
+    }
+    Some(FileJob {
+        manifest: Arc::new(manifest),
+        vlob: entry.vlob_id,
+        version: entry.version,
+        target,
+    })
 }
 
-/// The tree at `t`: its entries, their failures to `failures`, and the names escaped.
+/// An error of a scratch table (in OUTPUT_DIR's state folder, or `$TMPDIR`).
+pub fn scratch_error(scratch: Option<&Path>, what: &str, e: rusqlite::Error) -> Error {
+    Error::ExtractOutput {
+        path: scratch.map_or_else(std::env::temp_dir, Path::to_owned),
+        reason: format!(
+            "cannot write {what} temporary table: {e}{}",
+            super::full_disk_hint(e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        ),
+    }
+}
+
+/// The tree at `t`: its entries (and their failures to `failures`), and the names escaped.
 pub fn extract(
     run: &mut Run,
     t: Micros,
     failures: &mut Collector<Failure>,
 ) -> Result<(Listed<Entry>, Vec<Escaped>)> {
-    let mut planned = plan_tree(run.dec, run.versions, t);
-    let (jobs, job_entries, dirs) = jobs(&mut planned, run.output)?;
-    let total = jobs
-        .iter()
-        .fold(0u64, |t, j| t.saturating_add(j.manifest.size));
+    let scratch = run.scratch;
+    let spool_err = |e| scratch_error(scratch, "the tree's", e);
+    let mut sorter = Sorter::<PathKey, Node>::create(scratch, "tree.sqlite").map_err(spool_err)?;
+    let mut total = 0u64;
+    tree::walk(run.dec, run.versions, t, &mut |names, node| {
+        if node.described.shape == Shape::File {
+            total = total.saturating_add(node.described.size.unwrap_or(0));
+        }
+        sorter.put(PathKey(names.to_owned()), &node);
+    })
+    .map_err(|e| scratch_error(None, super::ROWS, e))?;
+    sorter.finish().map_err(spool_err)?;
+
+    let root = run.root;
+    let io = |e: std::io::Error| out_io(root, e);
+    let mut entries = Collector::spool(scratch).map_err(io)?;
+    let mut names_escaped = Vec::new();
     let step = run
         .progress
         .task("extract: content".into(), total, Unit::Bytes);
-    let root = run.root;
-    let out_root = run.output.map(|o| o.root.as_path());
+    let (dec, output) = (run.dec, run.output);
+    let out_root = output.map(|o| Arc::<Path>::from(o.root.as_path()));
+    let resumed_run = output.is_some_and(|o| o.resumed);
+    let mut authors = Authors::new(dec.org);
+    let mut index = 0usize;
+    let skipped = Cell::new(0u64);
+    let items = sorter.read().map(|item| {
+        let (_, node) = item.map_err(spool_err)?;
+        let Node {
+            disk,
+            escaped,
+            row,
+            mut described,
+        } = node;
+        let manifest = match described.shape {
+            Shape::File => match dec.file_again(&row, described.blob_sha256.as_deref()) {
+                Ok(m) => Some(m),
+                Err(f) => {
+                    described.failures.push(f);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let (shape, mtime) = (described.shape, described.updated);
+        let mut entry = entry(&mut authors, &row, described);
+        if let (Shape::Folder, Some(out)) = (shape, output) {
+            let dir = out.root.join("files").join(&disk);
+            output::create_dirs(&out.root, &dir).map_err(|e| out_io(&dir, e))?;
+            entry.written = Some(format!("files/{disk}").trim_end_matches('/').to_owned());
+            return Ok((None, (entry, escaped)));
+        }
+        let Some(manifest) = manifest else {
+            return Ok((None, (entry, escaped)));
+        };
+        let target = out_root.as_ref().map(|r| Target {
+            root: r.clone(),
+            base: "files",
+            rel: disk,
+            index,
+            mtime,
+        });
+        index += 1;
+        let job = job(manifest, &mut entry, target, resumed_run, &skipped);
+        Ok((job, (entry, escaped)))
+    });
     let tick = &mut *run.tick;
+    let out_path = output.map(|o| o.root.as_path());
     content::run(
         run.pool,
-        jobs.into_iter()
-            .zip(job_entries)
-            .map(|(j, i)| Ok((Some(j), i))),
-        |e| out_io(root, e),
+        items,
+        io,
         |done| {
-            step.set(done);
+            step.set(done.saturating_add(skipped.get()));
             tick();
         },
-        |i, r| {
-            if let Some(r) = r {
-                finished(&mut planned[i].entry, r, out_root);
+        |(mut entry, escaped), result| {
+            if let Some(r) = result {
+                finished(&mut entry, r, out_path);
             }
-            Ok(())
-        },
-    )?;
-    step.finish(total);
-    if run.output.is_some() {
-        output::set_dir_times(dirs).map_err(|e| out_io(root, e))?;
-    }
-    let mut names_escaped = Vec::new();
-    let mut entries = Vec::with_capacity(planned.len());
-    for p in planned {
-        if p.escaped {
-            if let Some(w) = &p.entry.written {
+            if let (true, Some(w)) = (escaped, &entry.written) {
                 names_escaped.push(Escaped {
-                    path: p.entry.paths.join("|"),
+                    path: entry.paths.join("|"),
                     written: w.clone(),
                 });
             }
+            for f in &entry.failures {
+                failures.push(f.clone()).map_err(io)?;
+            }
+            entries.push(entry).map_err(io)
+        },
+    )?;
+    step.finish(total);
+    // After the content: writing a file in a folder changes the folder's time.
+    if let Some(out) = output {
+        for item in sorter.read() {
+            let (_, node) = item.map_err(spool_err)?;
+            if let (Shape::Folder, Some(t)) = (node.described.shape, node.described.updated) {
+                let dir = out.root.join("files").join(&node.disk);
+                output::set_dir_time(&dir, t).map_err(|e| out_io(&dir, e))?;
+            }
         }
-        for f in &p.entry.failures {
-            failures.push(f.clone()).map_err(|e| out_io(root, e))?;
-        }
-        entries.push(p.entry);
     }
-    Ok((Listed::Memory(entries), names_escaped))
+    Ok((entries.finish().map_err(io)?, names_escaped))
 }
 
 /// The content phase's result into the entry.
@@ -191,61 +240,4 @@ pub fn finished(entry: &mut Entry, r: content::FileResult, root: Option<&Path>) 
         entry.written = w.strip_prefix(root).ok().map(|r| r.display().to_string());
     }
     entry.failures.extend(r.failures);
-}
-
-/// Folders to create, files to write or hash, skipping files already written and checked.
-/// Returns the jobs, the index in `planned` of each, and folders with their mtimes.
-#[allow(clippy::type_complexity)]
-fn jobs(
-    planned: &mut [Planned],
-    output: Option<&Output>,
-) -> Result<(Vec<FileJob>, Vec<usize>, Vec<(PathBuf, Micros)>)> {
-    let mut jobs = Vec::new();
-    let mut job_entries = Vec::new();
-    let mut dirs = Vec::new();
-    let root: Option<Arc<Path>> = output.map(|o| Arc::from(o.root.as_path()));
-    for (i, p) in planned.iter_mut().enumerate() {
-        let rel = std::mem::take(&mut p.disk);
-        match (&p.kind, output) {
-            (PlanKind::Folder, Some(out)) => {
-                let dir = out.root.join("files").join(&rel);
-                output::create_dirs(&out.root, &dir).map_err(|e| out_io(&dir, e))?;
-                if let Some(m) = p.mtime {
-                    dirs.push((dir, m));
-                }
-                p.entry.written = Some(format!("files/{rel}").trim_end_matches('/').to_owned());
-            }
-            (PlanKind::File(manifest), out) => {
-                let target = root.as_ref().map(|root| Target {
-                    root: root.clone(),
-                    base: "files",
-                    rel,
-                    index: i,
-                    mtime: p.mtime,
-                });
-                if let Some(t) = &target {
-                    if out.is_some_and(|o| o.resumed) {
-                        let good = t.good();
-                        if let Some(sha) = content::check_existing(&good, manifest) {
-                            p.entry.sha256 = Some(sha);
-                            p.entry.resumed = true;
-                            p.entry.written = Some(format!("{}/{}", t.base, t.rel));
-                            continue;
-                        }
-                        let _ = std::fs::remove_file(&good);
-                        let _ = std::fs::remove_file(t.damaged());
-                    }
-                }
-                jobs.push(FileJob {
-                    manifest: manifest.clone(),
-                    vlob: p.row_vlob,
-                    version: p.entry.version,
-                    target,
-                });
-                job_entries.push(i);
-            }
-            _ => {}
-        }
-    }
-    Ok((jobs, job_entries, dirs))
 }

@@ -179,8 +179,8 @@ pub struct Escaped {
     pub written: String,
 }
 
-/// The report's entries or failures: in memory (the tree at T), or spooled to files
-/// (`--history`: one entry per version, and maybe a failure per version).
+/// The report's entries or failures, spooled to files (there may be one per version; `Memory`
+/// holds records made in memory, the spooled form's oracle in tests).
 #[derive(Debug)]
 pub enum Listed<T> {
     Memory(Vec<T>),
@@ -240,33 +240,27 @@ impl<T: Spoolable> Serialize for Listed<T> {
     }
 }
 
-/// A `Listed` being filled.
-pub enum Collector<T> {
-    Memory(Vec<T>),
-    Spool(Lines),
+/// A `Listed` being filled, on disk: there may be one per version.
+pub struct Collector<T> {
+    lines: Lines,
+    _t: std::marker::PhantomData<T>,
 }
 
 impl<T: Spoolable> Collector<T> {
     /// Spooled to unnamed files in `dir`, or in `$TMPDIR`.
     pub fn spool(dir: Option<&Path>) -> std::io::Result<Self> {
-        Ok(Collector::Spool(Lines::create(dir, T::TEXTS)?))
+        Ok(Collector {
+            lines: Lines::create(dir, T::TEXTS)?,
+            _t: std::marker::PhantomData,
+        })
     }
 
     pub fn push(&mut self, record: T) -> std::io::Result<()> {
-        match self {
-            Collector::Memory(v) => {
-                v.push(record);
-                Ok(())
-            }
-            Collector::Spool(lines) => lines.push(&record),
-        }
+        self.lines.push(&record)
     }
 
     pub fn finish(self) -> std::io::Result<Listed<T>> {
-        Ok(match self {
-            Collector::Memory(v) => Listed::Memory(v),
-            Collector::Spool(lines) => Listed::Spooled(lines.seal()?),
-        })
+        Ok(Listed::Spooled(self.lines.seal()?))
     }
 }
 

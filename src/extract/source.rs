@@ -22,7 +22,7 @@ pub struct Info {
 }
 
 /// One `vlob_atom` row without its blob.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VlobRow {
     pub sequential_id: i64,
     pub vlob_id: Uuid,
@@ -118,20 +118,17 @@ impl Source {
         rows.collect()
     }
 
-    /// Every vlob row whose columns have the right types; the others are returned apart
-    /// (as `sequential_id`s) to be reported.
-    pub fn vlob_rows(&self) -> rusqlite::Result<(Vec<VlobRow>, Vec<i64>)> {
+    /// Every vlob row, in `sequential_id` order, to `each`: `Err(sequential_id)` for a row
+    /// whose columns have the wrong types (to be reported).
+    pub fn each_vlob_row(
+        &self,
+        each: &mut dyn FnMut(std::result::Result<VlobRow, i64>) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT sequential_id, vlob_id, version, key_index, author, timestamp \
              FROM vlob_atom ORDER BY sequential_id",
         )?;
-        // Sized once: a history's rows are most of what it keeps in memory.
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM vlob_atom", [], |r| r.get(0))?;
         let mut rows = stmt.query([])?;
-        let mut good = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-        let mut bad = Vec::new();
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
             let row = (|| {
@@ -144,12 +141,9 @@ impl Source {
                     timestamp: int(r.get_ref(5).ok()?)?,
                 })
             })();
-            match row {
-                Some(row) => good.push(row),
-                None => bad.push(seq),
-            }
+            each(row.ok_or(seq))?;
         }
-        Ok((good, bad))
+        Ok(())
     }
 
     pub fn vlob_blob(&self, sequential_id: i64) -> rusqlite::Result<Vec<u8>> {

@@ -1,8 +1,9 @@
 //! What a history holds per version, on disk instead of in memory (`--history` has an entry
 //! per version, about 1.3 KiB each when they all waited in memory for the report):
-//! - `Sorter`: the versions, described in time order, read back in the report's order
-//!   (vlob, then time) from an SQLite table; with OUTPUT_DIR in its state folder, without
-//!   one in SQLite's private temporary database (`$TMPDIR`, deleted when closed).
+//! - `Sorter`: records put in one order (a history's versions in time order, the tree's
+//!   entries as the walk finds them) read back in another (the report's) from an SQLite
+//!   table; with OUTPUT_DIR in its state folder, without one in SQLite's private temporary
+//!   database (`$TMPDIR`, deleted when closed).
 //! - `Lines` / `Sealed`: finished entries and failures appended as lines (JSON, and the
 //!   report's text forms) to unnamed temporary files, which the report is then written from.
 
@@ -16,6 +17,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
+/// A sort order, as bytes that compare (as SQLite compares blobs) in that order.
+pub trait SortKey: Sized {
+    fn bytes(&self) -> Vec<u8>;
+    fn from_bytes(bytes: &[u8]) -> Option<Self>;
+}
+
 /// The report's order of a history: vlob, then its versions as `Versions` sorts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
@@ -25,23 +32,56 @@ pub struct Key {
     pub sequential_id: i64,
 }
 
-/// Records of type `T` put in any order, read sorted by `Key`.
-pub struct Sorter<T> {
+/// Big-endian with the sign bit flipped: signed order as byte order.
+fn signed(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn unsigned(b: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63)) as i64)
+}
+
+impl SortKey for Key {
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(36);
+        b.extend_from_slice(self.vlob.as_bytes());
+        b.extend_from_slice(&signed(self.timestamp));
+        b.extend_from_slice(&self.version.to_be_bytes());
+        b.extend_from_slice(&signed(self.sequential_id));
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != 36 {
+            return None;
+        }
+        Some(Key {
+            vlob: Uuid::from_slice(&b[..16]).ok()?,
+            timestamp: unsigned(&b[16..24])?,
+            version: u32::from_be_bytes(b[24..28].try_into().ok()?),
+            sequential_id: unsigned(&b[28..36])?,
+        })
+    }
+}
+
+/// Records of type `T` put in any order, read sorted by their keys.
+pub struct Sorter<K, T> {
     conn: Connection,
-    /// The first write error: a sink in the middle of the paths' walk cannot return one.
+    /// The first write error: a sink in the middle of a walk cannot return one.
     error: Option<rusqlite::Error>,
-    _t: PhantomData<T>,
+    _t: PhantomData<(K, T)>,
 }
 
 /// Rows read per query (keyset pages: no statement stays open between them).
 const PAGE: usize = 1024;
 
-impl<T: Serialize + DeserializeOwned> Sorter<T> {
-    /// In `dir` (a previous run's table is replaced), or in a private temporary database.
-    pub fn create(dir: Option<&Path>) -> rusqlite::Result<Self> {
+impl<K: SortKey, T: Serialize + DeserializeOwned> Sorter<K, T> {
+    /// In `dir`, as `name` (a previous run's table is replaced), or in a private temporary
+    /// database.
+    pub fn create(dir: Option<&Path>, name: &str) -> rusqlite::Result<Self> {
         let conn = match dir {
             Some(dir) => {
-                let path = dir.join("history.sqlite");
+                let path = dir.join(name);
                 let _ = std::fs::remove_file(&path);
                 // Created 0600 (it holds the workspace's names), never through a symlink;
                 // SQLite takes the empty file as a new database.
@@ -52,13 +92,11 @@ impl<T: Serialize + DeserializeOwned> Sorter<T> {
             None => Connection::open("")?,
         };
         // A scratch table, rebuilt by every run: no journal, no fsync; a bounded cache (the
-        // point is not to hold the history in memory).
+        // point is not to hold the records in memory).
         conn.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192;
              PRAGMA temp_store = FILE;
-             CREATE TABLE version (vlob BLOB, timestamp INTEGER, version INTEGER, seq INTEGER,
-                                   record TEXT, PRIMARY KEY (vlob, timestamp, version, seq))
-                 WITHOUT ROWID;
+             CREATE TABLE item (key BLOB PRIMARY KEY, record TEXT) WITHOUT ROWID;
              BEGIN;",
         )?;
         Ok(Sorter {
@@ -68,7 +106,8 @@ impl<T: Serialize + DeserializeOwned> Sorter<T> {
         })
     }
 
-    pub fn put(&mut self, key: Key, record: &T) {
+    /// Two records of one key are an error (`finish` returns it): none is dropped.
+    pub fn put(&mut self, key: K, record: &T) {
         if self.error.is_some() {
             return;
         }
@@ -81,16 +120,8 @@ impl<T: Serialize + DeserializeOwned> Sorter<T> {
         };
         let r = self
             .conn
-            .prepare_cached("INSERT OR REPLACE INTO version VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut s| {
-                s.execute(params![
-                    key.vlob.as_bytes().as_slice(),
-                    key.timestamp,
-                    key.version,
-                    key.sequential_id,
-                    json
-                ])
-            });
+            .prepare_cached("INSERT INTO item VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![key.bytes(), json]));
         if let Err(e) = r {
             self.error = Some(e);
         }
@@ -104,8 +135,8 @@ impl<T: Serialize + DeserializeOwned> Sorter<T> {
         self.conn.execute_batch("COMMIT")
     }
 
-    /// Every record, in key order.
-    pub fn read(&self) -> Reader<'_, T> {
+    /// Every record, in key order (as often as needed).
+    pub fn read(&self) -> Reader<'_, K, T> {
         Reader {
             sorter: self,
             after: None,
@@ -114,64 +145,45 @@ impl<T: Serialize + DeserializeOwned> Sorter<T> {
         }
     }
 
-    fn page(&self, after: Option<Key>) -> rusqlite::Result<Vec<(Key, T)>> {
-        let sql = "SELECT vlob, timestamp, version, seq, record FROM version
-                   WHERE (vlob, timestamp, version, seq) > (?1, ?2, ?3, ?4)
-                   ORDER BY vlob, timestamp, version, seq LIMIT ?5";
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        // Below every key: an empty blob sorts before any 16-byte one.
-        let (vlob, ts, ver, seq): (Vec<u8>, i64, i64, i64) = match after {
-            Some(k) => (
-                k.vlob.as_bytes().to_vec(),
-                k.timestamp,
-                i64::from(k.version),
-                k.sequential_id,
-            ),
-            None => (Vec::new(), i64::MIN, i64::MIN, i64::MIN),
-        };
-        let rows = stmt.query_map(params![vlob, ts, ver, seq, PAGE as i64], |r| {
-            let vlob: Vec<u8> = r.get(0)?;
-            let json: String = r.get(4)?;
-            Ok((vlob, r.get(1)?, r.get(2)?, r.get(3)?, json))
+    fn page(&self, after: Option<&[u8]>) -> rusqlite::Result<Vec<(Vec<u8>, K, T)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, record FROM item WHERE key > ?1 ORDER BY key LIMIT ?2")?;
+        // Below every key: an empty blob sorts first.
+        let rows = stmt.query_map(params![after.unwrap_or(&[]), PAGE as i64], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
         })?;
+        let bad = |e: String| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Blob);
         let mut out = Vec::with_capacity(PAGE);
         for row in rows {
-            let (vlob, timestamp, version, sequential_id, json) = row?;
-            let bad =
-                |e: String| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Blob);
-            let vlob = Uuid::from_slice(&vlob).map_err(|e| bad(e.to_string()))?;
+            let (bytes, json) = row?;
+            let key = K::from_bytes(&bytes).ok_or_else(|| bad("a key of the wrong size".into()))?;
             let record = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
-            out.push((
-                Key {
-                    vlob,
-                    timestamp,
-                    version,
-                    sequential_id,
-                },
-                record,
-            ));
+            out.push((bytes, key, record));
         }
         Ok(out)
     }
 }
 
-pub struct Reader<'a, T> {
-    sorter: &'a Sorter<T>,
-    after: Option<Key>,
-    page: std::collections::VecDeque<(Key, T)>,
+pub struct Reader<'a, K, T> {
+    sorter: &'a Sorter<K, T>,
+    after: Option<Vec<u8>>,
+    page: std::collections::VecDeque<(K, T)>,
     done: bool,
 }
 
-impl<T: Serialize + DeserializeOwned> Iterator for Reader<'_, T> {
-    type Item = rusqlite::Result<(Key, T)>;
+impl<K: SortKey, T: Serialize + DeserializeOwned> Iterator for Reader<'_, K, T> {
+    type Item = rusqlite::Result<(K, T)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.page.is_empty() && !self.done {
-            match self.sorter.page(self.after) {
-                Ok(rows) => {
+            match self.sorter.page(self.after.as_deref()) {
+                Ok(mut rows) => {
                     self.done = rows.len() < PAGE;
-                    self.after = rows.last().map(|(k, _)| *k).or(self.after);
-                    self.page.extend(rows);
+                    if let Some((last, _, _)) = rows.last_mut() {
+                        self.after = Some(std::mem::take(last));
+                    }
+                    self.page.extend(rows.into_iter().map(|(_, k, t)| (k, t)));
                 }
                 Err(e) => {
                     self.done = true;
@@ -285,7 +297,7 @@ mod tests {
     #[test]
     fn the_sorter_reads_back_every_record_in_key_order_across_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sorter = Sorter::<String>::create(Some(dir.path())).unwrap();
+        let mut sorter = Sorter::<Key, String>::create(Some(dir.path()), "t.sqlite").unwrap();
         let mut x: u64 = 7;
         let mut keys = Vec::new();
         // More than two pages, few vlobs (many versions each), negative times too.

@@ -1,12 +1,10 @@
 //! The tree at T (reference §6): each vlob's version in force at T (greatest timestamp ≤ T),
 //! decrypted and checked (§6.1, with the author checks of §7 #13), children kept only where
-//! their own `parent` names the folder listing them (§6.3).
+//! their own `parent` names the folder listing them (§6.3). The walk is depth first and
+//! hands each entry to a sink as it finds it: what it holds is the current folders'
+//! listings, not the tree (the entries are sorted on disk, `plan`).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-use std::sync::Arc;
-
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::failure::Failure;
@@ -14,64 +12,11 @@ use super::keys::RealmKeys;
 use super::names;
 use super::org::{author_problem, Org};
 use super::source::{Source, VlobRow};
+use super::spool::SortKey;
+use super::versions::Versions;
 use crate::ids::{format_timestamp, Micros};
 use crate::parsec::manifests::{self, FileManifest, Manifest};
 use crate::parsec::DataError;
-
-/// Every vlob's rows, sorted by timestamp.
-pub struct Versions {
-    pub by_vlob: HashMap<Uuid, Vec<VlobRow>>,
-    pub failures: Vec<Failure>,
-}
-
-impl Versions {
-    pub fn new(rows: Vec<VlobRow>, bad_rows: &[i64]) -> Self {
-        let mut by_vlob: HashMap<Uuid, Vec<VlobRow>> = HashMap::new();
-        for row in rows {
-            by_vlob.entry(row.vlob_id).or_default().push(row);
-        }
-        let mut failures: Vec<Failure> = bad_rows
-            .iter()
-            .map(|seq| {
-                Failure::global(
-                    "vlob_row",
-                    format!("`vlob_atom` sequential_id {seq} has columns of the wrong type or size: ignored"),
-                )
-            })
-            .collect();
-        let mut ids: Vec<&Uuid> = by_vlob.keys().collect();
-        ids.sort();
-        let ids: Vec<Uuid> = ids.into_iter().copied().collect();
-        for id in ids {
-            let rows = by_vlob.get_mut(&id).unwrap_or_else(|| unreachable!());
-            rows.sort_by_key(|r| (r.timestamp, r.version));
-            rows.shrink_to_fit();
-            for pair in rows.windows(2) {
-                if pair[1].version <= pair[0].version || pair[1].timestamp == pair[0].timestamp {
-                    failures.push(Failure::vlob(
-                        "versions_order",
-                        id,
-                        pair[1].version,
-                        format!(
-                            "version {} at {} follows version {} at {}: versions do not increase with time",
-                            pair[1].version,
-                            format_timestamp(pair[1].timestamp),
-                            pair[0].version,
-                            format_timestamp(pair[0].timestamp)
-                        ),
-                    ));
-                }
-            }
-        }
-        Versions { by_vlob, failures }
-    }
-
-    pub fn at(&self, vlob: Uuid, t: Micros) -> Option<&VlobRow> {
-        let rows = self.by_vlob.get(&vlob)?;
-        let n = rows.partition_point(|r| r.timestamp <= t);
-        n.checked_sub(1).map(|i| &rows[i])
-    }
-}
 
 /// One vlob version, decoded and checked.
 pub struct Decoded {
@@ -86,43 +31,15 @@ pub struct Decoder<'a> {
     pub source: &'a Source,
     pub org: &'a Org,
     pub keys: &'a RealmKeys,
-    cache: RefCell<HashMap<i64, Rc<Decoded>>>,
 }
 
 impl<'a> Decoder<'a> {
     pub fn new(source: &'a Source, org: &'a Org, keys: &'a RealmKeys) -> Self {
-        Decoder {
-            source,
-            org,
-            keys,
-            cache: RefCell::new(HashMap::new()),
-        }
+        Decoder { source, org, keys }
     }
 
-    pub fn decode(&self, row: &VlobRow) -> Rc<Decoded> {
-        if let Some(d) = self.cache.borrow().get(&row.sequential_id) {
-            return d.clone();
-        }
-        let decoded = Rc::new(self.decode_uncached(row));
-        self.cache
-            .borrow_mut()
-            .insert(row.sequential_id, decoded.clone());
-        decoded
-    }
-
-    /// Empties the cache (the plan holds what it needs of it).
-    pub fn forget(&self) {
-        *self.cache.borrow_mut() = HashMap::new();
-    }
-
-    /// The version for its last use, out of the cache: a history decodes every version,
-    /// and the cache would otherwise hold them all until the end of the run.
-    pub fn take(&self, row: &VlobRow) -> Rc<Decoded> {
-        let cached = self.cache.borrow_mut().remove(&row.sequential_id);
-        cached.unwrap_or_else(|| Rc::new(self.decode_uncached(row)))
-    }
-
-    fn decode_uncached(&self, row: &VlobRow) -> Decoded {
+    /// Not cached: a version is decoded where it is used, and kept only as long as needed.
+    pub fn decode(&self, row: &VlobRow) -> Decoded {
         let mut blob_sha256 = None;
         Decoded {
             manifest: self.manifest(row, &mut blob_sha256),
@@ -141,21 +58,37 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// A file version `take` decoded and checked, read again for its blocks (`--history`
-    /// keeps none in memory): the very same blob (its SHA-256 compared) has the same
-    /// signature, so it is not verified twice. `None` if the blob changed.
-    pub fn file_again(&self, row: &VlobRow, blob_sha256: &[u8; 32]) -> Option<FileManifest> {
-        let (key, blob) = self.key_and_blob(row).ok()?;
-        if sha256(&blob) != *blob_sha256 {
-            return None;
-        }
-        match manifests::Manifest::decrypt(&blob, key, row.vlob_id)
-            .ok()?
-            .manifest
-        {
-            Manifest::File(f) => Some(f),
-            Manifest::Folder(_) => None,
-        }
+    /// A file version decoded and checked, read again for its blocks (the walks keep none
+    /// in memory): the very same blob (its SHA-256, `Described::blob_sha256`, compared) has
+    /// the same signature, so it is not verified twice.
+    pub fn file_again(
+        &self,
+        row: &VlobRow,
+        blob_sha256: Option<&str>,
+    ) -> Result<FileManifest, Failure> {
+        let same = || {
+            let mut sha = [0u8; 32];
+            base16ct::lower::decode(blob_sha256?, &mut sha).ok()?;
+            let (key, blob) = self.key_and_blob(row).ok()?;
+            if sha256(&blob) != sha {
+                return None;
+            }
+            match manifests::Manifest::decrypt(&blob, key, row.vlob_id)
+                .ok()?
+                .manifest
+            {
+                Manifest::File(f) => Some(f),
+                Manifest::Folder(_) => None,
+            }
+        };
+        same().ok_or_else(|| {
+            Failure::vlob(
+                "manifest_invalid",
+                row.vlob_id,
+                row.version,
+                "could not be read again identically for its content (the export file changed or could not be read during the run)",
+            )
+        })
     }
 
     /// The realm key of the row's key index, and the row's blob.
@@ -214,54 +147,109 @@ impl<'a> Decoder<'a> {
     }
 }
 
-#[derive(Clone)]
-pub enum Kind {
-    Folder {
-        children: usize,
-    },
-    /// Shared with the plan and the content phase (one copy per version).
-    File(Arc<FileManifest>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    Folder,
+    File,
     Error,
 }
 
-impl Kind {
-    pub fn name(&self) -> &'static str {
+impl Shape {
+    pub fn name(self) -> &'static str {
         match self {
-            Kind::Folder { .. } => "folder",
-            Kind::File(_) => "file",
-            Kind::Error => "error",
+            Shape::Folder => "folder",
+            Shape::File => "file",
+            Shape::Error => "error",
         }
     }
 }
 
-/// One entry of the tree at T.
-#[derive(Clone)]
-pub struct Node {
-    /// Entry names from the root joined with `/` (empty for the root): a name never holds a
-    /// `/` (`EntryName`), and one string per node instead of one per name and level was a
-    /// third of a deep tree's memory.
-    pub names: String,
-    /// The same, as written on disk (see `names`).
-    pub disk: String,
-    pub row: VlobRow,
-    pub kind: Kind,
-    /// `updated` of the manifest (the mtime).
+/// One version as the report needs it, without its manifest (the content phase reads a
+/// file's again, `Decoder::file_again`), and its paths.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Described {
+    pub shape: Shape,
+    /// Bytes of a file, children of a folder.
+    pub size: Option<u64>,
     pub updated: Option<Micros>,
+    /// A file's blob SHA-256 (hex), to read it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_sha256: Option<String>,
+    /// The manifest's failure, then the author's.
     pub failures: Vec<Failure>,
+    /// `/`, then entry names joined with `/`; in a history in order of first appearance
+    /// (within one timestamp, in tree order); empty: never reachable.
+    pub paths: Vec<String>,
 }
 
-impl Node {
-    pub fn path(&self) -> String {
-        format!("/{}", self.names)
+impl Described {
+    /// Without paths yet.
+    pub fn new(decoded: &Decoded) -> Self {
+        let (shape, size) = match &decoded.manifest {
+            Ok(Manifest::Folder(f)) => (Shape::Folder, Some(f.children.len() as u64)),
+            Ok(Manifest::File(f)) => (Shape::File, Some(f.size)),
+            Err(_) => (Shape::Error, None),
+        };
+        let blob_sha256 = decoded
+            .blob_sha256
+            .filter(|_| shape == Shape::File)
+            .map(|h| base16ct::lower::encode_string(&h));
+        Described {
+            shape,
+            size,
+            updated: decoded.manifest.as_ref().ok().map(|m| m.header().updated),
+            blob_sha256,
+            failures: decoded
+                .manifest
+                .as_ref()
+                .err()
+                .into_iter()
+                .chain(&decoded.author_problem)
+                .cloned()
+                .collect(),
+            paths: Vec::new(),
+        }
     }
 }
 
-/// The entry names of a joined path, in order (none for the root): the tree's sort order
-/// is by names, not by the joined string (`a b` sorts after `a/b`'s `a`).
-fn components(joined: &str) -> impl Iterator<Item = &str> {
-    joined
-        .split('/')
-        .take(if joined.is_empty() { 0 } else { usize::MAX })
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    <sha2::Sha256 as sha2::Digest>::digest(bytes).into()
+}
+
+/// One entry of the tree at T.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Node {
+    /// Below `files/`: the entry names escaped (`names`), joined with `/`.
+    pub disk: String,
+    /// Whether a name of its path (its own or a folder's above) was escaped or suffixed.
+    pub escaped: bool,
+    pub row: VlobRow,
+    /// With its one path.
+    pub described: Described,
+}
+
+/// The tree's order, by names (not by the joined string: `a b` sorts after `a/b`'s `a`):
+/// a first byte (the root's key is not empty), then the names separated by NUL, which no
+/// name holds and which sorts below every other byte.
+pub struct PathKey(pub String);
+
+impl SortKey for PathKey {
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(self.0.len() + 1);
+        b.push(1);
+        b.extend(self.0.bytes().map(|c| if c == b'/' { 0 } else { c }));
+        b
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let names: Vec<u8> = bytes
+            .get(1..)?
+            .iter()
+            .map(|&c| if c == 0 { b'/' } else { c })
+            .collect();
+        String::from_utf8(names).ok().map(PathKey)
+    }
 }
 
 fn child_path(parent: &str, name: &str) -> String {
@@ -272,98 +260,109 @@ fn child_path(parent: &str, name: &str) -> String {
     }
 }
 
-/// What a decoded version is, its mtime, and its failures.
-pub fn describe(decoded: &Decoded) -> (Kind, Option<Micros>, Vec<Failure>) {
-    let kind = match &decoded.manifest {
-        Ok(Manifest::Folder(f)) => Kind::Folder {
-            children: f.children.len(),
-        },
-        Ok(Manifest::File(f)) => Kind::File(Arc::new(f.clone())),
-        Err(_) => Kind::Error,
-    };
-    let (updated, failures) = checked(decoded);
-    (kind, updated, failures)
+/// A visible folder to walk into.
+struct Pending {
+    row: VlobRow,
+    names: String,
+    disk: String,
 }
 
-/// A version's `updated` time, and its failures: the manifest's, then the author's.
-pub fn checked(decoded: &Decoded) -> (Option<Micros>, Vec<Failure>) {
-    let updated = decoded.manifest.as_ref().ok().map(|m| m.header().updated);
-    let failures = decoded
-        .manifest
-        .as_ref()
-        .err()
-        .into_iter()
-        .chain(&decoded.author_problem)
-        .cloned()
-        .collect();
-    (updated, failures)
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    <sha2::Sha256 as sha2::Digest>::digest(bytes).into()
-}
-
-fn node(names: String, disk: String, row: VlobRow, decoded: &Decoded) -> Node {
-    let (kind, updated, failures) = describe(decoded);
-    let path = format!("/{names}");
-    let failures = failures.into_iter().map(|f| f.at(&path)).collect();
-    Node {
-        names,
-        disk,
-        row,
-        kind,
-        updated,
-        failures,
-    }
-}
-
-/// The tree at `t`, parents before children; `None` when the root has no version at `t`.
-pub fn resolve(dec: &Decoder, versions: &Versions, t: Micros) -> Option<Vec<Node>> {
+/// Walks the tree at `t`: each entry to `sink` (names joined with `/`, the root's empty, and
+/// the node), in no particular order. `false` when the root has no version at `t`.
+pub fn walk(
+    dec: &Decoder,
+    versions: &Versions,
+    t: Micros,
+    sink: &mut dyn FnMut(&str, Node),
+) -> rusqlite::Result<bool> {
     let realm = dec.source.info.realm_id;
-    let root_row = *versions.at(realm, t)?;
-    let mut out = vec![node(
-        String::new(),
-        String::new(),
-        root_row,
-        &dec.decode(&root_row),
-    )];
-    // (index in out, ancestors' ids)
-    let mut stack = vec![(0usize, vec![realm])];
-    while let Some((index, ancestors)) = stack.pop() {
-        let parent_row = out[index].row;
-        let decoded = dec.decode(&parent_row);
-        let Ok(Manifest::Folder(folder)) = &decoded.manifest else {
-            continue;
-        };
-        let mut visible = Vec::new();
-        for (name, child_id) in &folder.children {
-            if ancestors.contains(child_id) {
-                continue;
+    let Some(root_row) = versions.at(realm, t)? else {
+        return Ok(false);
+    };
+    let mut described = Described::new(&dec.decode(&root_row));
+    described.paths = vec!["/".into()];
+    let root = Pending {
+        row: root_row,
+        names: String::new(),
+        disk: String::new(),
+    };
+    sink(
+        "",
+        Node {
+            disk: String::new(),
+            escaped: false,
+            row: root_row,
+            described,
+        },
+    );
+    // One frame per folder being walked, with its visible subfolders still to walk; the
+    // folders' ids from the root (a folder listing an ancestor is not followed).
+    let mut ancestors = vec![realm];
+    let mut stack = vec![children(dec, versions, t, &root, &ancestors, sink)?.into_iter()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            Some(folder) => {
+                ancestors.push(folder.row.vlob_id);
+                let below = children(dec, versions, t, &folder, &ancestors, sink)?;
+                stack.push(below.into_iter());
             }
-            let Some(row) = versions.at(*child_id, t) else {
-                continue; // Listed before it was uploaded: hidden (§6.3).
-            };
-            let child = dec.decode(row);
-            if let Ok(m) = &child.manifest {
-                if m.header().parent != parent_row.vlob_id {
-                    continue; // Moved away: the old parent version still lists it.
-                }
-            }
-            visible.push((name.as_str().to_owned(), *row, child));
-        }
-        let disk_names = names::assign(&visible.iter().map(|v| v.0.as_str()).collect::<Vec<_>>());
-        for ((name, row, child), disk) in visible.into_iter().zip(disk_names) {
-            let n = child_path(&out[index].names, &name);
-            let d = child_path(&out[index].disk, &disk);
-            let is_folder = matches!(child.manifest, Ok(Manifest::Folder(_)));
-            out.push(node(n, d, row, &child));
-            if is_folder {
-                let mut a = ancestors.clone();
-                a.push(row.vlob_id);
-                stack.push((out.len() - 1, a));
+            None => {
+                stack.pop();
+                ancestors.pop();
             }
         }
     }
-    out.sort_by(|a, b| components(&a.names).cmp(components(&b.names)));
-    Some(out)
+    Ok(true)
+}
+
+/// The visible children of `folder` to `sink`; returns its subfolders.
+fn children(
+    dec: &Decoder,
+    versions: &Versions,
+    t: Micros,
+    folder: &Pending,
+    ancestors: &[Uuid],
+    sink: &mut dyn FnMut(&str, Node),
+) -> rusqlite::Result<Vec<Pending>> {
+    // Decoded again (it was when listed): keeping every folder's listing until it is walked
+    // would hold the tree's.
+    let decoded = dec.decode(&folder.row);
+    let Ok(Manifest::Folder(listing)) = &decoded.manifest else {
+        return Ok(Vec::new());
+    };
+    let mut visible = Vec::new();
+    for (name, child_id) in &listing.children {
+        if ancestors.contains(child_id) {
+            continue;
+        }
+        let Some(row) = versions.at(*child_id, t)? else {
+            continue; // Listed before it was uploaded: hidden (§6.3).
+        };
+        let child = dec.decode(&row);
+        if let Ok(m) = &child.manifest {
+            if m.header().parent != folder.row.vlob_id {
+                continue; // Moved away: the old parent version still lists it.
+            }
+        }
+        visible.push((name.as_str(), row, Described::new(&child)));
+    }
+    let disk_names = names::assign(&visible.iter().map(|v| v.0).collect::<Vec<_>>());
+    let mut folders = Vec::new();
+    for ((name, row, mut described), disk_name) in visible.into_iter().zip(disk_names) {
+        let names = child_path(&folder.names, name);
+        let disk = child_path(&folder.disk, &disk_name);
+        described.paths = vec![format!("/{names}")];
+        let is_folder = described.shape == Shape::Folder;
+        let node = Node {
+            escaped: names != disk,
+            disk: disk.clone(),
+            row,
+            described,
+        };
+        sink(&names, node);
+        if is_folder {
+            folders.push(Pending { row, names, disk });
+        }
+    }
+    Ok(folders)
 }
