@@ -189,7 +189,10 @@ pub fn run(opts: &Options) -> Result<Outcome> {
         tick: &mut tick,
     };
     let (entries, names_escaped) = if opts.history {
-        (history::extract(&mut run, &mut failures)?, Vec::new())
+        (
+            history::extract(&mut run, &mut failures)?,
+            report::Listed::Memory(Vec::new()),
+        )
     } else {
         plan::extract(&mut run, t, &mut failures)?
     };

@@ -126,7 +126,7 @@ pub fn extract(
     run: &mut Run,
     t: Micros,
     failures: &mut Collector<Failure>,
-) -> Result<(Listed<Entry>, Vec<Escaped>)> {
+) -> Result<(Listed<Entry>, Listed<Escaped>)> {
     let scratch = run.scratch;
     let spool_err = |e| scratch_error(scratch, "the tree's", e);
     let mut sorter = Sorter::<PathKey, Node>::create(scratch, "tree.sqlite").map_err(spool_err)?;
@@ -143,7 +143,7 @@ pub fn extract(
     let root = run.root;
     let io = |e: std::io::Error| out_io(root, e);
     let mut entries = Collector::spool(scratch).map_err(io)?;
-    let mut names_escaped = Vec::new();
+    let mut names_escaped = Collector::spool(scratch).map_err(io)?;
     let step = run
         .progress
         .task("extract: content".into(), total, Unit::Bytes);
@@ -208,10 +208,12 @@ pub fn extract(
                 finished(&mut entry, r, out_path);
             }
             if let (true, Some(w)) = (escaped, &entry.written) {
-                names_escaped.push(Escaped {
-                    path: entry.paths.join("|"),
-                    written: w.clone(),
-                });
+                names_escaped
+                    .push(Escaped {
+                        path: entry.paths.join("|"),
+                        written: w.clone(),
+                    })
+                    .map_err(io)?;
             }
             for f in &entry.failures {
                 failures.push(f.clone()).map_err(io)?;
@@ -230,7 +232,10 @@ pub fn extract(
             }
         }
     }
-    Ok((entries.finish().map_err(io)?, names_escaped))
+    Ok((
+        entries.finish().map_err(io)?,
+        names_escaped.finish().map_err(io)?,
+    ))
 }
 
 /// The content phase's result into the entry.

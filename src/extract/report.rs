@@ -32,7 +32,7 @@ pub struct Report {
     pub checks: Vec<&'static str>,
     pub entries: Listed<Entry>,
     /// Entries whose on-disk name differs from their Parsec name.
-    pub names_escaped: Vec<Escaped>,
+    pub names_escaped: Listed<Escaped>,
     /// Vlob versions dated after the snapshot (the exporter keeps some): not extracted.
     pub after_snapshot: Vec<String>,
     pub failures: Listed<Failure>,
@@ -277,6 +277,14 @@ impl Spoolable for Entry {
 }
 
 /// As the text report lists it.
+impl Spoolable for Escaped {
+    const TEXTS: usize = 1;
+    fn text(&self, _: usize) -> String {
+        format!("{}\t->\t{}", self.path, self.written)
+    }
+}
+
+/// As the text report lists it.
 impl Spoolable for Failure {
     const TEXTS: usize = 1;
     fn text(&self, _: usize) -> String {
@@ -361,9 +369,7 @@ impl Report {
         if !self.names_escaped.is_empty() {
             writeln!(w)?;
             writeln!(w, "names escaped ({}):", self.names_escaped.len())?;
-            for n in &self.names_escaped {
-                writeln!(w, "{}\t->\t{}", n.path, n.written)?;
-            }
+            self.names_escaped.write_text(0, w)?;
         }
         if !self.after_snapshot.is_empty() {
             writeln!(w)?;
