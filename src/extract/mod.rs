@@ -100,16 +100,8 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     let org = Org::load(&source).map_err(sqlite)?;
     let service = keys::find_service(&org, &source.info.organization_id, &key, opts.service_id)?;
     let realm_keys = keys::recover(&source, &org, service, &key).map_err(sqlite)?;
-    let versions_err = |e| plan::scratch_error(None, ROWS, e);
-    let versions = Versions::load(&source).map_err(|e| match e {
-        versions::Load::Input(e) => sqlite(e),
-        versions::Load::Scratch(e) => versions_err(e),
-    })?;
     let info = &source.info;
-    let Some(lower) = versions
-        .first_version(info.realm_id)
-        .map_err(versions_err)?
-    else {
+    let Some(lower) = source.first_version(info.realm_id).map_err(sqlite)? else {
         return Err(Error::ExtractTime(
             "the export has no version 1 of the workspace manifest: it holds no history".into(),
         ));
@@ -129,8 +121,6 @@ pub fn run(opts: &Options) -> Result<Outcome> {
             format_timestamp(lower)
         )));
     }
-    let readable =
-        readable_range(&versions, &realm_keys, lower, info.snapshot).map_err(versions_err)?;
     let decoder = Decoder::new(&source, &org, &realm_keys);
     let mode = if opts.history { "history" } else { "tree" };
     let mut state = output::State {
@@ -151,6 +141,13 @@ pub fn run(opts: &Options) -> Result<Outcome> {
     };
     let io_root = opts.output.clone().unwrap_or_default();
     let scratch = output.as_ref().map(|o| o.tmp_dir());
+    let versions_err = |e| plan::scratch_error(scratch.as_deref(), ROWS, e);
+    let versions = Versions::load(&source, scratch.as_deref()).map_err(|e| match e {
+        versions::Load::Input(e) => sqlite(e),
+        versions::Load::Scratch(e) => versions_err(e),
+    })?;
+    let readable =
+        readable_range(&versions, &realm_keys, lower, info.snapshot).map_err(versions_err)?;
     // There may be a failure per version (every version under a key not opened).
     let mut failures = Collector::spool(scratch.as_deref()).map_err(|e| out_io(&io_root, e))?;
     for f in org.failures.iter().chain(&realm_keys.failures) {

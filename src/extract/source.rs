@@ -146,6 +146,22 @@ impl Source {
         Ok(())
     }
 
+    /// When `vlob`'s version 1 was written (the first, in time order, if several), among
+    /// rows whose columns have the right types (`each_vlob_row`'s rule): read before the
+    /// rows are loaded, to refuse an `--at` before anything is written.
+    pub fn first_version(&self, vlob: Uuid) -> rusqlite::Result<Option<Micros>> {
+        self.conn
+            .query_row(
+                "SELECT timestamp FROM vlob_atom WHERE vlob_id = ?1 AND version = 1 \
+                 AND typeof(timestamp) = 'integer' AND typeof(key_index) = 'integer' \
+                 AND key_index >= 0 AND typeof(author) = 'blob' AND length(author) = 16 \
+                 ORDER BY timestamp LIMIT 1",
+                [vlob.as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
     pub fn vlob_blob(&self, sequential_id: i64) -> rusqlite::Result<Vec<u8>> {
         vlob_blob(&self.conn, sequential_id)
     }

@@ -64,6 +64,29 @@ impl SortKey for Key {
     }
 }
 
+/// A scratch database rebuilt by every run, as `name` in `dir` (a previous run's is
+/// replaced), or SQLite's private temporary database: no journal, no fsync, and a bounded
+/// cache (the point is not to hold its rows in memory).
+pub fn scratch_database(dir: Option<&Path>, name: &str) -> rusqlite::Result<Connection> {
+    let conn = match dir {
+        Some(dir) => {
+            let path = dir.join(name);
+            let _ = std::fs::remove_file(&path);
+            // Created 0600 (it may hold the workspace's names), never through a symlink;
+            // SQLite takes the empty file as a new database.
+            super::output::create_private(&path)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            Connection::open(path)?
+        }
+        None => Connection::open("")?,
+    };
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192;
+         PRAGMA temp_store = FILE;",
+    )?;
+    Ok(conn)
+}
+
 /// Records of type `T` put in any order, read sorted by their keys.
 pub struct Sorter<K, T> {
     conn: Connection,
@@ -79,25 +102,9 @@ impl<K: SortKey, T: Serialize + DeserializeOwned> Sorter<K, T> {
     /// In `dir`, as `name` (a previous run's table is replaced), or in a private temporary
     /// database.
     pub fn create(dir: Option<&Path>, name: &str) -> rusqlite::Result<Self> {
-        let conn = match dir {
-            Some(dir) => {
-                let path = dir.join(name);
-                let _ = std::fs::remove_file(&path);
-                // Created 0600 (it holds the workspace's names), never through a symlink;
-                // SQLite takes the empty file as a new database.
-                super::output::create_private(&path)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                Connection::open(path)?
-            }
-            None => Connection::open("")?,
-        };
-        // A scratch table, rebuilt by every run: no journal, no fsync; a bounded cache (the
-        // point is not to hold the records in memory).
+        let conn = scratch_database(dir, name)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192;
-             PRAGMA temp_store = FILE;
-             CREATE TABLE item (key BLOB PRIMARY KEY, record TEXT) WITHOUT ROWID;
-             BEGIN;",
+            "CREATE TABLE item (key BLOB PRIMARY KEY, record TEXT) WITHOUT ROWID; BEGIN;",
         )?;
         Ok(Sorter {
             conn,

@@ -1,17 +1,21 @@
-//! Every vlob row of the export (without its blob), indexed by vlob and time in a private
-//! temporary SQLite database (`$TMPDIR`, deleted when closed; its pages spill to disk past a
-//! bounded cache): a realm's rows are not held in memory, whatever its size (they were about
-//! 70 bytes each). The export's own table is not used for the lookups: rows of the wrong
+//! Every vlob row of the export (without its blob), indexed by vlob and time in a scratch
+//! SQLite database (`spool::scratch_database`: OUTPUT_DIR's state folder, or SQLite's private
+//! temporary database): a realm's rows are not held in memory, whatever its size (they were
+//! about 70 bytes each). The export's own table is not used for the lookups: rows of the wrong
 //! types are left out here, and an export without the format's index would make each lookup
-//! a scan.
+//! a scan. The indexes exist before the rows are inserted and every query follows one, so
+//! SQLite never sorts in a temporary file of its own (those would go to `$SQLITE_TMPDIR`,
+//! outside OUTPUT_DIR).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
 use super::failure::Failure;
 use super::source::{Source, VlobRow};
+use super::spool::scratch_database;
 use crate::ids::{format_timestamp, Micros};
 
 pub struct Versions {
@@ -25,7 +29,29 @@ pub enum Load {
     Scratch(rusqlite::Error),
 }
 
-const COLUMNS: &str = "seq, vlob, version, key_index, author, ts";
+/// A query of whole rows (the columns `read` takes).
+macro_rules! rows {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, vlob, version, key_index, author, ts FROM row ",
+            $rest
+        )
+    };
+}
+
+const BY_VLOB: &str = rows!("ORDER BY vlob, ts, version");
+const AT: &str = rows!("WHERE vlob = ?1 AND ts <= ?2 ORDER BY ts DESC, version DESC LIMIT 1");
+const BY_SEQ: &str = rows!("WHERE seq = ?1");
+const AFTER: &str = rows!("WHERE ts > ?1");
+const BY_TIME: &str = rows!("WHERE ts <= ?1 ORDER BY ts, vlob, version");
+const KEYS_BY_TIME: &str = "SELECT key_index, ts FROM row WHERE ts <= ?1 ORDER BY ts";
+const BAD: &str = "SELECT seq FROM bad ORDER BY seq";
+const SCHEMA: &str = "CREATE TABLE row (seq INTEGER PRIMARY KEY, vlob BLOB NOT NULL,
+                         version INTEGER NOT NULL, key_index INTEGER NOT NULL,
+                         author BLOB NOT NULL, ts INTEGER NOT NULL);
+    CREATE TABLE bad (seq INTEGER PRIMARY KEY);
+    CREATE INDEX by_vlob ON row (vlob, ts, version);
+    CREATE INDEX by_time ON row (ts, vlob, version);";
 
 fn read(r: &Row<'_>) -> rusqlite::Result<VlobRow> {
     let vlob: [u8; 16] = r.get(1)?;
@@ -43,24 +69,17 @@ fn read(r: &Row<'_>) -> rusqlite::Result<VlobRow> {
 impl Versions {
     /// The export's rows whose columns have the right types; the others are kept apart, to
     /// be reported (`failures`).
-    pub fn load(source: &Source) -> Result<Self, Load> {
-        let conn = Connection::open("").map_err(Load::Scratch)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8192;
-             PRAGMA temp_store = FILE;
-             CREATE TABLE row (seq INTEGER PRIMARY KEY, vlob BLOB NOT NULL,
-                               version INTEGER NOT NULL, key_index INTEGER NOT NULL,
-                               author BLOB NOT NULL, ts INTEGER NOT NULL);
-             CREATE TABLE bad (seq INTEGER PRIMARY KEY);
-             BEGIN;",
-        )
-        .map_err(Load::Scratch)?;
+    pub fn load(source: &Source, dir: Option<&Path>) -> Result<Self, Load> {
+        let conn = scratch_database(dir, "rows.sqlite").map_err(Load::Scratch)?;
+        conn.execute_batch(SCHEMA).map_err(Load::Scratch)?;
+        conn.execute_batch("BEGIN").map_err(Load::Scratch)?;
         let mut failed = None;
         {
             let mut insert = conn
-                .prepare(&format!(
-                    "INSERT INTO row ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                ))
+                .prepare(
+                    "INSERT INTO row (seq, vlob, version, key_index, author, ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
                 .map_err(Load::Scratch)?;
             let mut bad = conn
                 .prepare("INSERT INTO bad VALUES (?1)")
@@ -91,9 +110,7 @@ impl Versions {
         if let Some(e) = failed {
             return Err(Load::Scratch(e));
         }
-        // Built once the rows are in: a sort, not a random insert per row.
-        conn.execute_batch("CREATE INDEX by_vlob ON row (vlob, ts, version); COMMIT;")
-            .map_err(Load::Scratch)?;
+        conn.execute_batch("COMMIT").map_err(Load::Scratch)?;
         Ok(Versions { conn })
     }
 
@@ -101,7 +118,7 @@ impl Versions {
     /// each vlob, sorted by (timestamp, version), each version and timestamp above the
     /// previous one's.
     pub fn failures(&self, each: &mut dyn FnMut(Failure)) -> rusqlite::Result<()> {
-        let mut stmt = self.conn.prepare("SELECT seq FROM bad ORDER BY seq")?;
+        let mut stmt = self.conn.prepare(BAD)?;
         let seqs = stmt.query_map([], |r| r.get::<_, i64>(0))?;
         for seq in seqs {
             each(Failure::global(
@@ -112,9 +129,7 @@ impl Versions {
                 ),
             ));
         }
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM row ORDER BY vlob, ts, version"
-        ))?;
+        let mut stmt = self.conn.prepare(BY_VLOB)?;
         let mut rows = stmt.query([])?;
         let mut previous: Option<VlobRow> = None;
         while let Some(r) = rows.next()? {
@@ -143,10 +158,7 @@ impl Versions {
     /// The version in force at `t` (§6.2): the greatest (timestamp, version) ≤ `t`.
     pub fn at(&self, vlob: Uuid, t: Micros) -> rusqlite::Result<Option<VlobRow>> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM row WHERE vlob = ?1 AND ts <= ?2
-                 ORDER BY ts DESC, version DESC LIMIT 1"
-            ))?
+            .prepare_cached(AT)?
             .query_row(params![vlob.as_bytes().as_slice(), t], read)
             .optional()
     }
@@ -154,19 +166,8 @@ impl Versions {
     /// The row of `sequential_id`.
     pub fn row(&self, sequential_id: i64) -> rusqlite::Result<Option<VlobRow>> {
         self.conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM row WHERE seq = ?1"))?
+            .prepare_cached(BY_SEQ)?
             .query_row([sequential_id], read)
-            .optional()
-    }
-
-    /// When `vlob`'s version 1 was written (the first, in time order, if several).
-    pub fn first_version(&self, vlob: Uuid) -> rusqlite::Result<Option<Micros>> {
-        self.conn
-            .query_row(
-                "SELECT ts FROM row WHERE vlob = ?1 AND version = 1 ORDER BY ts LIMIT 1",
-                [vlob.as_bytes().as_slice()],
-                |r| r.get(0),
-            )
             .optional()
     }
 
@@ -176,26 +177,20 @@ impl Versions {
         opened: &BTreeMap<u64, V>,
         until: Micros,
     ) -> rusqlite::Result<Option<Micros>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_index, min(ts) FROM row WHERE ts <= ?1 GROUP BY key_index")?;
-        let rows = stmt.query_map([until], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-        let mut first = None;
-        for row in rows {
-            let (index, ts) = row?;
-            let opened = u64::try_from(index).is_ok_and(|i| opened.contains_key(&i));
-            if !opened {
-                first = Some(first.map_or(ts, |f: Micros| f.min(ts)));
+        let mut stmt = self.conn.prepare(KEYS_BY_TIME)?;
+        let mut rows = stmt.query([until])?;
+        while let Some(r) = rows.next()? {
+            let index: i64 = r.get(0)?;
+            if !u64::try_from(index).is_ok_and(|i| opened.contains_key(&i)) {
+                return Ok(Some(r.get(1)?));
             }
         }
-        Ok(first)
+        Ok(None)
     }
 
     /// Rows after `t` (`vlob v<version>`), sorted.
     pub fn after(&self, t: Micros) -> rusqlite::Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM row WHERE ts > ?1"))?;
+        let mut stmt = self.conn.prepare(AFTER)?;
         let rows = stmt.query_map([t], read)?;
         let mut out = Vec::new();
         for r in rows {
@@ -212,9 +207,7 @@ impl Versions {
         until: Micros,
         each: &mut dyn FnMut(&[VlobRow]),
     ) -> rusqlite::Result<()> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM row WHERE ts <= ?1 ORDER BY ts, vlob, version"
-        ))?;
+        let mut stmt = self.conn.prepare(BY_TIME)?;
         let mut rows = stmt.query([until])?;
         let mut batch: Vec<VlobRow> = Vec::new();
         while let Some(r) = rows.next()? {
@@ -229,5 +222,33 @@ impl Versions {
             each(&batch);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite sorts in temporary files of its own, in `$SQLITE_TMPDIR` (outside OUTPUT_DIR),
+    /// when no index gives a query's order: every query here must follow one.
+    #[test]
+    fn no_query_sorts_outside_the_indexes() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for sql in [BY_VLOB, AT, BY_SEQ, AFTER, BY_TIME, KEYS_BY_TIME, BAD] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            for i in 1..=stmt.parameter_count() {
+                stmt.raw_bind_parameter(i, 0).unwrap();
+            }
+            let mut rows = stmt.raw_query();
+            let mut plan = Vec::new();
+            while let Some(r) = rows.next().unwrap() {
+                plan.push(r.get::<_, String>(3).unwrap());
+            }
+            assert!(
+                plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 }
