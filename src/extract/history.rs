@@ -29,7 +29,7 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
         Sorter::<Key, Described>::create(scratch, "history.sqlite").map_err(spool_err)?;
     let mut total = 0u64;
     let snapshot = run.dec.source.info.snapshot;
-    history_paths::paths(run.dec, run.versions, snapshot, &mut |row, d| {
+    history_paths::paths(run.dec, run.versions, snapshot, scratch, &mut |row, d| {
         if d.shape == Shape::File {
             total = total.saturating_add(d.size.unwrap_or(0));
         }

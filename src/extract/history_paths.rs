@@ -9,138 +9,199 @@
 //! folder as its `parent` (an undecodable one counts wherever it is listed); the root is
 //! never a child. Only folders recurse.
 //!
-//! Each row is decoded once, here: only the versions in force keep their listing, parent and
-//! description; a version's description (`Described`) goes to the sink, with its paths, as
-//! soon as a newer version replaces it (the rest at the end). Memory grows with the vlobs,
-//! not with the versions.
+//! Each row is decoded once, here. The state of the versions in force (their description,
+//! parent, listing, paths now and paths so far) is in a scratch SQLite database
+//! (`spool::scratch_database`), not in memory: it grows with the vlobs, and was about
+//! 1.9 KiB per vlob in memory. A version's description (`Described`) goes to the sink, with
+//! its paths, as soon as a newer version replaces it (the rest at the end).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::source::VlobRow;
+use super::spool::scratch_database;
 use super::tree::{Decoded, Decoder, Described};
 use super::versions::Versions;
 use crate::ids::Micros;
 use crate::parsec::manifests::Manifest;
 
 /// A path: `/` then each entry name from the root (names never hold a `/`), the root
-/// itself empty. Joined, not a vector of names: a deep tree held one string per name and
-/// level. Sorted as its names are (`by_names`).
+/// itself empty. Sorted as its names are (`by_names`).
 type Joined = String;
 
 /// A folder version's children (root excluded) and the names they are listed under.
 type Listing = BTreeMap<Uuid, Vec<String>>;
 
-/// A vlob's version in force.
-struct Current {
-    row: VlobRow,
-    /// `None`: undecodable (it counts wherever it is listed).
-    parent: Option<Uuid>,
-    /// Its children (a folder's), names in `State::listed`.
-    children: Vec<Uuid>,
-    /// Paths added while it is in force.
-    described: Described,
-}
-
 /// Receives every row up to `until`, described with its paths, in no particular order.
 pub type Sink<'s> = &'s mut dyn FnMut(&VlobRow, Described);
 
-/// Every row up to `until`, described with its paths, to `sink`.
+/// - `cur`: each vlob's version in force, its parent (NULL: undecodable, it counts wherever
+///   it is listed) and its description without paths;
+/// - `lst`: the listings of the folder versions in force (folder, child, name);
+/// - `pth`: each vlob's paths now (none: not reachable);
+/// - `seen`: the paths each version in force has had, in order of first appearance.
+///
+/// Every query follows an index (no sort in SQLite's own temporary files).
+const SCHEMA: &str = "
+    CREATE TABLE cur (vlob BLOB PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL,
+                      key_index INTEGER NOT NULL, author BLOB NOT NULL, ts INTEGER NOT NULL,
+                      parent BLOB, described TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE lst (folder BLOB, child BLOB, name TEXT, PRIMARY KEY (folder, child, name))
+        WITHOUT ROWID;
+    CREATE INDEX lst_child ON lst (child, folder, name);
+    CREATE TABLE pth (vlob BLOB, path TEXT, PRIMARY KEY (vlob, path)) WITHOUT ROWID;
+    CREATE TABLE seen (n INTEGER PRIMARY KEY, vlob BLOB NOT NULL, path TEXT NOT NULL);
+    CREATE UNIQUE INDEX seen_path ON seen (vlob, path);
+    CREATE INDEX seen_order ON seen (vlob, n);";
+
+const CUR: &str =
+    "SELECT vlob, seq, version, key_index, author, ts, parent, described FROM cur WHERE vlob = ?1";
+const ALL_CUR: &str =
+    "SELECT vlob, seq, version, key_index, author, ts, parent, described FROM cur ORDER BY vlob";
+const LISTING: &str = "SELECT child, name FROM lst WHERE folder = ?1 ORDER BY child, name";
+const LISTED: &str = "SELECT folder, name FROM lst WHERE child = ?1 ORDER BY folder, name";
+const PATHS: &str = "SELECT path FROM pth WHERE vlob = ?1 ORDER BY path";
+const SEEN: &str = "SELECT path FROM seen WHERE vlob = ?1 ORDER BY n";
+
+/// Every row up to `until`, described with its paths, to `sink`; the state in `dir` (or in
+/// SQLite's private temporary database).
 pub fn paths(
     dec: &Decoder,
     versions: &Versions,
     until: Micros,
+    dir: Option<&Path>,
     sink: Sink,
 ) -> rusqlite::Result<()> {
+    let conn = scratch_database(dir, "paths.sqlite")?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch("BEGIN")?;
     let mut state = State {
         dec,
         realm: dec.source.info.realm_id,
-        current: HashMap::new(),
-        listed: HashMap::new(),
-        paths: HashMap::new(),
+        conn: &conn,
         sink,
     };
     // By (timestamp, vlob, version): of one vlob's rows at one timestamp, the last is the
     // one in force (`Versions::at`).
     versions.each_instant(until, &mut |rows| state.apply(rows))?;
-    for (_, c) in state.current.drain() {
-        (state.sink)(&c.row, c.described);
+    let mut stmt = conn.prepare(ALL_CUR)?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (row, described) = state.current(r)?;
+        (state.sink)(&row, described);
     }
     Ok(())
+}
+
+fn id(bytes: [u8; 16]) -> Uuid {
+    Uuid::from_bytes(bytes)
+}
+
+fn json_error(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
 struct State<'a, 'd, 's> {
     dec: &'a Decoder<'d>,
     realm: Uuid,
-    current: HashMap<Uuid, Current>,
-    /// child → (folder in force listing it, the names it is listed under), sorted by folder:
-    /// almost always one (a map per child was a fifth of a history's memory).
-    listed: HashMap<Uuid, Vec<(Uuid, Vec<String>)>>,
-    /// Each vlob's paths now (sorted by names); absent: none.
-    paths: HashMap<Uuid, Vec<Joined>>,
+    conn: &'a Connection,
     sink: Sink<'s>,
 }
 
 impl State<'_, '_, '_> {
+    /// A `cur` row, with the paths it has had.
+    fn current(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<(VlobRow, Described)> {
+        let vlob = id(r.get(0)?);
+        let row = VlobRow {
+            vlob_id: vlob,
+            sequential_id: r.get(1)?,
+            version: r.get(2)?,
+            key_index: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(u64::MAX),
+            author: id(r.get(4)?),
+            timestamp: r.get(5)?,
+        };
+        let mut described: Described =
+            serde_json::from_str(&r.get::<_, String>(7)?).map_err(json_error)?;
+        let mut stmt = self.conn.prepare_cached(SEEN)?;
+        let seen = stmt.query_map([vlob.as_bytes().as_slice()], |r| r.get(0))?;
+        described.paths = seen.collect::<rusqlite::Result<_>>()?;
+        Ok((row, described))
+    }
+
     /// The rows of one timestamp.
-    fn apply(&mut self, rows: &[VlobRow]) {
+    fn apply(&mut self, rows: &[VlobRow]) -> rusqlite::Result<()> {
         let mut dirty: BTreeSet<Uuid> = BTreeSet::new();
         let mut touched: BTreeSet<Uuid> = BTreeSet::new();
         for row in rows {
+            let vlob = row.vlob_id.as_bytes().as_slice();
             let decoded = self.dec.decode(row);
             let parent = decoded.manifest.as_ref().ok().map(|m| m.header().parent);
             let after = self.listing(&decoded);
-            // Its names are in `listed`: only the ids are kept here.
-            let now = Current {
-                row: *row,
-                parent,
-                children: after.keys().copied().collect(),
-                described: Described::new(&decoded),
-            };
-            let old_children = match self.current.insert(row.vlob_id, now) {
-                Some(old) => {
-                    // Replaced: its paths are final.
-                    (self.sink)(&old.row, old.described);
-                    old.children
-                }
-                None => Vec::new(),
-            };
+            let old = self
+                .conn
+                .prepare_cached(CUR)?
+                .query_row([vlob], |r| self.current(r))
+                .optional()?;
+            if let Some((old_row, described)) = old {
+                // Replaced: its paths are final.
+                (self.sink)(&old_row, described);
+                self.conn
+                    .prepare_cached("DELETE FROM seen WHERE vlob = ?1")?
+                    .execute([vlob])?;
+            }
+            let described = serde_json::to_string(&Described::new(&decoded)).map_err(json_error)?;
+            self.conn
+                .prepare_cached("REPLACE INTO cur VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                .execute(params![
+                    vlob,
+                    row.sequential_id,
+                    row.version,
+                    i64::try_from(row.key_index).unwrap_or(i64::MAX),
+                    row.author.as_bytes().as_slice(),
+                    row.timestamp,
+                    parent.as_ref().map(|p| p.as_bytes().as_slice()),
+                    described
+                ])?;
             let mut before = Listing::new();
-            for child in old_children {
-                if let Some(by) = self.listed.get_mut(&child) {
-                    if let Some(i) = by.iter().position(|(f, _)| *f == row.vlob_id) {
-                        before.insert(child, by.remove(i).1);
-                    }
-                    if by.is_empty() {
-                        self.listed.remove(&child);
-                    }
+            {
+                let mut stmt = self.conn.prepare_cached(LISTING)?;
+                let mut listed = stmt.query([vlob])?;
+                while let Some(r) = listed.next()? {
+                    before.entry(id(r.get(0)?)).or_default().push(r.get(1)?);
                 }
             }
+            self.conn
+                .prepare_cached("DELETE FROM lst WHERE folder = ?1")?
+                .execute([vlob])?;
             for (child, names) in &before {
                 if after.get(child) != Some(names) {
                     dirty.insert(*child);
                 }
             }
+            let mut insert = self
+                .conn
+                .prepare_cached("INSERT INTO lst VALUES (?1, ?2, ?3)")?;
             for (child, names) in after {
                 if before.get(&child) != Some(&names) {
                     dirty.insert(child);
                 }
-                let by = self.listed.entry(child).or_default();
-                match by.binary_search_by_key(&row.vlob_id, |(f, _)| *f) {
-                    Ok(i) => by[i].1 = names,
-                    Err(i) => by.insert(i, (row.vlob_id, names)),
+                for name in names {
+                    insert.execute(params![vlob, child.as_bytes().as_slice(), name])?;
                 }
             }
             dirty.insert(row.vlob_id);
             touched.insert(row.vlob_id);
         }
         for id in dirty {
-            self.refresh(id, &mut touched);
+            self.refresh(id, &mut touched)?;
         }
         for id in touched {
-            self.record(id);
+            self.record(id)?;
         }
+        Ok(())
     }
 
     /// Children of a folder version (root excluded) and their names; empty for the rest.
@@ -158,69 +219,126 @@ impl State<'_, '_, '_> {
         out
     }
 
+    /// `id`'s paths now, sorted by names.
+    fn paths_now(&self, id: Uuid) -> rusqlite::Result<Vec<Joined>> {
+        let mut stmt = self.conn.prepare_cached(PATHS)?;
+        let rows = stmt.query_map([id.as_bytes().as_slice()], |r| r.get(0))?;
+        let mut out = rows.collect::<rusqlite::Result<Vec<Joined>>>()?;
+        out.sort_by(|a, b| by_names(a, b));
+        Ok(out)
+    }
+
     /// Recomputes `id`'s paths, then its subtree's where they changed.
-    fn refresh(&mut self, id: Uuid, touched: &mut BTreeSet<Uuid>) {
+    fn refresh(&mut self, id: Uuid, touched: &mut BTreeSet<Uuid>) -> rusqlite::Result<()> {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
-            let new = self.compute(id);
-            let old = self.paths.get(&id).map_or(&[][..], Vec::as_slice);
-            if new.as_slice() == old {
+            let new = self.compute(id)?;
+            if new == self.paths_now(id)? {
                 continue;
             }
             touched.insert(id);
-            if new.is_empty() {
-                self.paths.remove(&id);
-            } else {
-                self.paths.insert(id, new);
+            let key = id.as_bytes().as_slice();
+            self.conn
+                .prepare_cached("DELETE FROM pth WHERE vlob = ?1")?
+                .execute([key])?;
+            let mut insert = self
+                .conn
+                .prepare_cached("INSERT OR IGNORE INTO pth VALUES (?1, ?2)")?;
+            for p in &new {
+                insert.execute(params![key, p])?;
             }
-            if let Some(c) = self.current.get(&id) {
-                stack.extend(c.children.iter().copied());
-            }
-        }
-    }
-
-    fn compute(&self, id: Uuid) -> Vec<Joined> {
-        let Some(current) = self.current.get(&id) else {
-            return Vec::new();
-        };
-        if id == self.realm {
-            return vec![String::new()];
-        }
-        let Some(by) = self.listed.get(&id) else {
-            return Vec::new();
-        };
-        let parent = current.parent;
-        let mut out = Vec::new();
-        for (folder, names) in by {
-            if parent.is_some_and(|p| p != *folder) {
-                continue;
-            }
-            for base in self.paths.get(folder).into_iter().flatten() {
-                for name in names {
-                    out.push(format!("{base}/{name}"));
+            // Its children now (the listing of its version in force).
+            let mut stmt = self.conn.prepare_cached(LISTING)?;
+            let mut children = stmt.query([key])?;
+            while let Some(r) = children.next()? {
+                let child = id_of(r)?;
+                if stack.last() != Some(&child) {
+                    stack.push(child);
                 }
             }
         }
+        Ok(())
+    }
+
+    fn compute(&self, id: Uuid) -> rusqlite::Result<Vec<Joined>> {
+        let key = id.as_bytes().as_slice();
+        let parent: Option<Option<[u8; 16]>> = self
+            .conn
+            .prepare_cached("SELECT parent FROM cur WHERE vlob = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        let Some(parent) = parent else {
+            return Ok(Vec::new());
+        };
+        if id == self.realm {
+            return Ok(vec![String::new()]);
+        }
+        let parent = parent.map(Uuid::from_bytes);
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(LISTED)?;
+        let mut by = stmt.query([key])?;
+        while let Some(r) = by.next()? {
+            let folder = id_of(r)?;
+            let name: String = r.get(1)?;
+            if parent.is_some_and(|p| p != folder) {
+                continue;
+            }
+            for base in self.paths_now(folder)? {
+                out.push(format!("{base}/{name}"));
+            }
+        }
         out.sort_by(|a, b| by_names(a, b));
-        out
+        Ok(out)
     }
 
     /// Adds `id`'s paths now to its version in force, the new ones in tree order.
-    fn record(&mut self, id: Uuid) {
-        let (Some(current), Some(now)) = (self.current.get_mut(&id), self.paths.get(&id)) else {
-            return;
-        };
-        let list = &mut current.described.paths;
-        for p in now {
-            let p = if p.is_empty() { "/" } else { p.as_str() };
-            if !list.iter().any(|q| q == p) {
-                list.push(p.to_owned());
-            }
+    fn record(&mut self, id: Uuid) -> rusqlite::Result<()> {
+        let key = id.as_bytes().as_slice();
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM cur WHERE vlob = ?1")?
+            .exists([key])?;
+        if !exists {
+            return Ok(());
         }
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO seen (vlob, path) VALUES (?1, ?2)")?;
+        for p in self.paths_now(id)? {
+            let p = if p.is_empty() { "/" } else { p.as_str() };
+            insert.execute(params![key, p])?;
+        }
+        Ok(())
     }
+}
+
+fn id_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Uuid> {
+    Ok(id(r.get(0)?))
 }
 
 /// Paths compared name by name (as vectors of names would be): `/a b` after `/a/x`.
 fn by_names(a: &str, b: &str) -> std::cmp::Ordering {
     a.split('/').cmp(b.split('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_query_sorts_outside_the_indexes() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for sql in [CUR, ALL_CUR, LISTING, LISTED, PATHS, SEEN] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            for i in 1..=stmt.parameter_count() {
+                stmt.raw_bind_parameter(i, 0).unwrap();
+            }
+            let mut rows = stmt.raw_query();
+            while let Some(r) = rows.next().unwrap() {
+                let step: String = r.get(3).unwrap();
+                assert!(!step.contains("TEMP B-TREE"), "{sql}: {step}");
+            }
+        }
+    }
 }

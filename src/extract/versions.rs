@@ -205,7 +205,7 @@ impl Versions {
     pub fn each_instant(
         &self,
         until: Micros,
-        each: &mut dyn FnMut(&[VlobRow]),
+        each: &mut dyn FnMut(&[VlobRow]) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare(BY_TIME)?;
         let mut rows = stmt.query([until])?;
@@ -213,13 +213,13 @@ impl Versions {
         while let Some(r) = rows.next()? {
             let row = read(r)?;
             if batch.first().is_some_and(|b| b.timestamp != row.timestamp) {
-                each(&batch);
+                each(&batch)?;
                 batch.clear();
             }
             batch.push(row);
         }
         if !batch.is_empty() {
-            each(&batch);
+            each(&batch)?;
         }
         Ok(())
     }
