@@ -173,21 +173,24 @@ impl State<'_, '_, '_> {
                     before.entry(id(r.get(0)?)).or_default().push(r.get(1)?);
                 }
             }
-            self.conn
-                .prepare_cached("DELETE FROM lst WHERE folder = ?1")?
-                .execute([vlob])?;
+            // Only the changes are written: a folder version usually adds or drops one child.
+            let mut delete = self
+                .conn
+                .prepare_cached("DELETE FROM lst WHERE folder = ?1 AND child = ?2")?;
             for (child, names) in &before {
                 if after.get(child) != Some(names) {
                     dirty.insert(*child);
+                    delete.execute(params![vlob, child.as_bytes().as_slice()])?;
                 }
             }
             let mut insert = self
                 .conn
                 .prepare_cached("INSERT INTO lst VALUES (?1, ?2, ?3)")?;
             for (child, names) in after {
-                if before.get(&child) != Some(&names) {
-                    dirty.insert(child);
+                if before.get(&child) == Some(&names) {
+                    continue;
                 }
+                dirty.insert(child);
                 for name in names {
                     insert.execute(params![vlob, child.as_bytes().as_slice(), name])?;
                 }
