@@ -1,11 +1,14 @@
-//! What a history holds per version, on disk instead of in memory (`--history` has an entry
+//! What an extraction holds per entry, on disk instead of in memory (a history has an entry
 //! per version, about 1.3 KiB each when they all waited in memory for the report):
 //! - `Sorter`: records put in one order (a history's versions in time order, the tree's
 //!   entries as the walk finds them) read back in another (the report's) from an SQLite
 //!   table; with OUTPUT_DIR in its state folder, without one in SQLite's private temporary
 //!   database (`$TMPDIR`, deleted when closed).
-//! - `Lines` / `Sealed`: finished entries and failures appended as lines (JSON, and the
-//!   report's text forms) to unnamed temporary files, which the report is then written from.
+//! - `Lines` / `Sealed`: finished entries, failures and escaped names appended as lines
+//!   (JSON, and the report's text forms) to unnamed temporary files, which the report is
+//!   then written from;
+//! - `scratch_database`: the scratch tables' SQLite databases (these sorters, the rows'
+//!   index `versions`, the history's state `history_paths`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};

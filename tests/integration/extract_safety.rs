@@ -425,3 +425,60 @@ fn snapshot_of(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
     }
     files
 }
+
+/// Part 7: with OUTPUT_DIR no write lands outside it, scratch tables and spooled lines
+/// included. Every `open` that may write (creation, write access, an unnamed temporary file)
+/// is traced, in every thread, for a history and for the tree.
+#[test]
+fn with_an_output_folder_nothing_is_opened_for_writing_outside_it() {
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: strace is not installed");
+        return;
+    }
+    let file = &sequestered_files()[0];
+    let key = key_path(1);
+    for mode in [&["--history"][..], &[][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let log = dir.path().join("strace.log");
+        let mut cmd = std::process::Command::new("strace");
+        cmd.args(["-f", "-qq", "-e", "trace=open,openat,openat2,creat", "-o"])
+            .arg(&log)
+            .arg(env!("CARGO_BIN_EXE_parsec-sequester"))
+            .arg("extract")
+            .arg(file)
+            .arg("--key")
+            .arg(&key)
+            .arg("-q")
+            .args(mode)
+            .arg(&out);
+        let status = cmd.output().unwrap().status;
+        assert_eq!(status.code(), Some(3), "{mode:?}");
+        let trace = std::fs::read_to_string(&log).unwrap();
+        let out_prefix = format!("\"{}/", out.display());
+        let writes: Vec<&str> = trace
+            .lines()
+            .filter(|l| {
+                ["O_CREAT", "O_WRONLY", "O_RDWR", "O_TMPFILE", "creat("]
+                    .iter()
+                    .any(|f| l.contains(f))
+            })
+            .collect();
+        assert!(
+            writes.iter().any(|l| l.contains("rows.sqlite")),
+            "the trace sees the scratch tables: {writes:#?}"
+        );
+        let outside: Vec<&&str> = writes
+            .iter()
+            .filter(|l| !l.contains(&out_prefix) && !l.contains("\"/dev/null\""))
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "{mode:?} wrote outside OUTPUT_DIR: {outside:#?}"
+        );
+    }
+}

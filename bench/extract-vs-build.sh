@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# `extract --list --history` (CPU only: no files written) of this build against another
-# build of the tool, on the same generated sequestered realm: interleaved, the order
-# alternating round after round, after one untimed run of each, `sync` before each run, load
-# average recorded; prints each run, then the median of the per-round ratios (this build /
-# other) with min-max.
-#   bench/history-vs-build.sh OTHER_BINARY [VLOBS] [ROUNDS]    default: 80000 5
+# `extract --list --history` (MODE=history, the default) or `extract --list` (MODE=tree): CPU
+# only, no files written; this build against another build of the tool, on the same generated
+# sequestered realm: interleaved, the order alternating round after round, after one untimed
+# run of each, `sync` before each run, load average recorded; prints each run, then the median
+# of the per-round ratios (this build / other) with min-max.
+#   [MODE=tree] bench/extract-vs-build.sh OTHER_BINARY [VLOBS] [ROUNDS]    default: 80000 5
 # Run it when nothing else runs (no build, no test suite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OTHER=$(realpath "$1"); VLOBS=${2:-80000}; ROUNDS=${3:-5}
+OTHER=$(realpath "$1"); VLOBS=${2:-80000}; ROUNDS=${3:-5}; MODE=${MODE:-history}
+case "$MODE" in
+    history) ARGS=(--list --history) ;;
+    tree) ARGS=(--list) ;;
+    *) echo "MODE is history or tree, not $MODE" >&2; exit 2 ;;
+esac
 scripts/install-deps.sh >/dev/null
 cargo build --release --quiet
 BIN="$PWD/target/release/parsec-sequester"
@@ -19,18 +24,18 @@ trap 'pg_stop; rm -rf "$WORK"' EXIT
 pg_start "$WORK/pg"
 sequestered_export "$VLOBS" 200 16KiB 16KiB --sequester-key-bits 1024
 pg_stop
-echo "# $(date -u +%FT%TZ) $(nproc) cores; $VLOBS vlob versions; this: $BIN; other: $OTHER"
+echo "# $(date -u +%FT%TZ) $(nproc) cores; extract ${ARGS[*]}; $VLOBS vlob versions; this: $BIN; other: $OTHER"
 timed() { # LABEL BINARY: prints the run, returns its wall time in $T
     sync
     local load; load=$(cut -d' ' -f1 /proc/loadavg)
     /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$2" extract "$WORK/export.sqlite" --key "$KEY" \
-        --list --history > /dev/null 2>&1 || [ $? -eq 3 ]
+        "${ARGS[@]}" > /dev/null 2>&1 || [ $? -eq 3 ]
     read -r T user sys kib < "$WORK/t"
     echo "  $1: ${T} s (cpu ${user}u+${sys}s, peak RSS $(( kib / 1024 )) MiB, load before $load)"
 }
 # One untimed run of each first: the first reading of the fresh export is from the disk.
 for b in "$OTHER" "$BIN"; do
-    "$b" extract "$WORK/export.sqlite" --key "$KEY" --list --history > /dev/null 2>&1 || [ $? -eq 3 ]
+    "$b" extract "$WORK/export.sqlite" --key "$KEY" "${ARGS[@]}" > /dev/null 2>&1 || [ $? -eq 3 ]
 done
 ratios=()
 for r in $(seq 1 "$ROUNDS"); do
