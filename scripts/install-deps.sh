@@ -2,8 +2,8 @@
 # Installs what a fresh machine lacks to build, test and demo parsec-sequester:
 # - from Debian's packages: PostgreSQL's server binaries (initdb, postgres), openssl (test
 #   certificates), OpenStack Swift (proxy, account, container, object servers) and memcached
-#   (TempAuth keeps its tokens there); the tests start their own processes and use no system
-#   service these packages may start;
+#   (TempAuth keeps its tokens there), strace (a test traces what extract opens); the tests
+#   start their own processes and use no system service these packages may start;
 # - from crates.io: Garage, the S3 server of the tests.
 # The Rust toolchain itself is expected to be there (rustup/cargo).
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/n
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 command -v swift-proxy-server >/dev/null 2>&1 || packages+=(swift swift-proxy swift-object swift-container swift-account)
 command -v memcached >/dev/null 2>&1 || packages+=(memcached)
+command -v strace >/dev/null 2>&1 || packages+=(strace)
 if [ ${#packages[@]} -gt 0 ]; then
     echo "install-deps: installing ${packages[*]} (apt-get)…"
     SUDO=""
