@@ -35,7 +35,7 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
         }
         sorter.put(key(row), &d);
     })
-    .map_err(|e| plan::scratch_error(None, super::ROWS, e))?;
+    .map_err(|e| plan::scratch_error(scratch, "the history's paths", e))?;
     sorter.finish().map_err(spool_err)?;
 
     let io = |e: std::io::Error| super::out_io(run.root, e);
@@ -55,7 +55,7 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
         let (key, mut described) = item.map_err(spool_err)?;
         let row = versions
             .row(key.sequential_id)
-            .map_err(|e| plan::scratch_error(None, super::ROWS, e))?
+            .map_err(|e| plan::scratch_error(scratch, super::ROWS, e))?
             .ok_or_else(|| Error::Internal("a history version lost its row".into()))?;
         let manifest = match described.shape {
             Shape::File => match dec.file_again(&row, described.blob_sha256.as_deref()) {

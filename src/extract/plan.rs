@@ -137,7 +137,7 @@ pub fn extract(
         }
         sorter.put(PathKey(names.to_owned()), &node);
     })
-    .map_err(|e| scratch_error(None, super::ROWS, e))?;
+    .map_err(|e| scratch_error(scratch, super::ROWS, e))?;
     sorter.finish().map_err(spool_err)?;
 
     let root = run.root;

@@ -152,7 +152,7 @@ impl Source {
     pub fn first_version(&self, vlob: Uuid) -> rusqlite::Result<Option<Micros>> {
         self.conn
             .query_row(
-                "SELECT timestamp FROM vlob_atom WHERE vlob_id = ?1 AND version = 1 \
+                "SELECT timestamp FROM vlob_atom WHERE vlob_id = ?1 AND version = 1 AND typeof(version) = 'integer' \
                  AND typeof(timestamp) = 'integer' AND typeof(key_index) = 'integer' \
                  AND key_index >= 0 AND typeof(author) = 'blob' AND length(author) = 16 \
                  ORDER BY timestamp LIMIT 1",

@@ -108,7 +108,13 @@ impl Versions {
                 .map_err(Load::Input)?;
         }
         if let Some(e) = failed {
-            return Err(Load::Scratch(e));
+            // A `sequential_id` twice: the export lacks its format's primary key.
+            let duplicate = e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation);
+            return Err(if duplicate {
+                Load::Input(e)
+            } else {
+                Load::Scratch(e)
+            });
         }
         conn.execute_batch("COMMIT").map_err(Load::Scratch)?;
         Ok(Versions { conn })
