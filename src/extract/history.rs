@@ -57,16 +57,7 @@ pub fn extract(run: &mut Run, failures: &mut Collector<Failure>) -> Result<Liste
             .row(key.sequential_id)
             .map_err(|e| plan::scratch_error(scratch, super::ROWS, e))?
             .ok_or_else(|| Error::Internal("a history version lost its row".into()))?;
-        let manifest = match described.shape {
-            Shape::File => match dec.file_again(&row, described.blob_sha256.as_deref()) {
-                Ok(m) => Some(m),
-                Err(f) => {
-                    described.failures.push(f);
-                    None
-                }
-            },
-            _ => None,
-        };
+        let manifest = plan::manifest_again(dec, &row, &mut described);
         let disk = disk_path(&key, &described);
         let mtime = described.updated;
         let mut entry = plan::entry(&mut authors, &row, described);

@@ -18,7 +18,7 @@ use super::output;
 use super::report::{Author, Collector, Entry, Escaped, Listed};
 use super::source::VlobRow;
 use super::spool::Sorter;
-use super::tree::{self, Described, Node, PathKey, Shape};
+use super::tree::{self, Decoder, Described, Node, PathKey, Shape};
 use super::{out_io, Run};
 use crate::error::{Error, Result};
 use crate::ids::Micros;
@@ -110,6 +110,17 @@ pub fn job(
     })
 }
 
+/// A file version's manifest, read again for its blocks (`Decoder::file_again`); when it
+/// cannot be, the failure goes with the entry. `None` for folders and errors.
+pub fn manifest_again(dec: &Decoder, row: &VlobRow, d: &mut Described) -> Option<FileManifest> {
+    if d.shape != Shape::File {
+        return None;
+    }
+    dec.file_again(row, d.blob_sha256.as_deref())
+        .map_err(|f| d.failures.push(f))
+        .ok()
+}
+
 /// An error of a scratch table (in OUTPUT_DIR's state folder, or `$TMPDIR`).
 pub fn scratch_error(scratch: Option<&Path>, what: &str, e: rusqlite::Error) -> Error {
     Error::ExtractOutput {
@@ -161,16 +172,7 @@ pub fn extract(
             row,
             mut described,
         } = node;
-        let manifest = match described.shape {
-            Shape::File => match dec.file_again(&row, described.blob_sha256.as_deref()) {
-                Ok(m) => Some(m),
-                Err(f) => {
-                    described.failures.push(f);
-                    None
-                }
-            },
-            _ => None,
-        };
+        let manifest = manifest_again(dec, &row, &mut described);
         let (shape, mtime) = (described.shape, described.updated);
         let mut entry = entry(&mut authors, &row, described);
         if let (Shape::Folder, Some(out)) = (shape, output) {

@@ -298,6 +298,24 @@ impl Sealed {
     }
 }
 
+/// The steps of `sql`'s query plan on `schema` (tests: SQLite sorts in temporary files of
+/// its own, in `$SQLITE_TMPDIR`, outside OUTPUT_DIR, when no index gives a query's order).
+#[cfg(test)]
+pub fn query_plan(schema: &str, sql: &str) -> Vec<String> {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(schema).unwrap();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    for i in 1..=stmt.parameter_count() {
+        stmt.raw_bind_parameter(i, 0).unwrap();
+    }
+    let mut rows = stmt.raw_query();
+    let mut plan = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        plan.push(r.get::<_, String>(3).unwrap());
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
